@@ -1,0 +1,123 @@
+/**
+ * The narrow interface every destination implements. The engine (plan, deliver, workflows) knows
+ * only this file and the registry; adding a destination means adding one connector file and one
+ * registry line, never touching engine code.
+ *
+ * Lifecycle, per sync:
+ *   const dest = connector.create({ connection, sync, secrets: process.env });
+ *   await dest.check();                       // fatal config problems surface before any row moves
+ *   const rec = dest.prepare(row);            // pure: model row -> mapped record (hashed for change detection)
+ *   const outcomes = await dest.deliver(batch, ctx); // one outcome per record, same order
+ *   await dest.close();
+ *
+ * Failure levels (DESIGN.md section 3):
+ *   - whole-batch transient trouble (429, 5xx, network): throw TransientDestinationError; Temporal retries.
+ *   - whole-sync fatal trouble (auth, unknown object/field): throw FatalDestinationError; the run fails.
+ *   - one record rejected: return { status: 'failed', errorCode, errorMessage } for that record.
+ */
+import type { z } from 'zod';
+
+export type Row = Record<string, unknown>;
+
+/** What a destination needs to know to send one record; derived from a model row by `prepare`. */
+export interface PreparedRecord {
+  /** Stable primary key of the model row (string form). */
+  key: string;
+  /** JSON-serialisable payload; its hash decides whether the record changed since the last delivery. */
+  payload: Record<string, unknown>;
+}
+
+export type Operation = 'upsert' | 'delete';
+
+export interface RecordToDeliver extends PreparedRecord {
+  operation: Operation;
+  /** The destination id recorded for this key by an earlier accepted delivery (Salesforce Id, Slack ts), if any. */
+  destinationId: string | null;
+  /** Hash of `payload`; unique per (sync, key, content), usable as an idempotency token. */
+  hash: string;
+}
+
+export type RecordOutcome =
+  | { key: string; status: 'succeeded'; destinationId: string | null; created?: boolean }
+  | { key: string; status: 'failed'; errorCode: string; errorMessage: string; fields?: string[] };
+
+export interface DeliveryContext {
+  syncId: string;
+  /** 1 on the first attempt of a delivery activity; > 1 when Temporal re-executes it (maybe after a crash mid-way). */
+  attempt: number;
+  /** Called between requests so long deliveries heartbeat. */
+  heartbeat: () => void;
+}
+
+export interface DestinationLimits {
+  /** Records per deliver() call (one staged batch). */
+  batchSize: number;
+  /** Concurrent deliver() calls across the task queue. */
+  maxConcurrency: number;
+  /** deliver() calls per second across the task queue. */
+  requestsPerSecond: number;
+}
+
+export interface Destination {
+  readonly limits: DestinationLimits;
+  /** Checks credentials and the sync's mapping against the live destination (e.g. Salesforce describe). Throws FatalDestinationError. */
+  check(): Promise<void>;
+  /** Pure mapping of one model row. Throws RecordPreparationError for a row that cannot be sent (reason kept per record). */
+  prepare(row: Row): PreparedRecord;
+  /** Sends one batch; returns exactly one outcome per input record, in input order. */
+  deliver(records: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]>;
+  close(): Promise<void>;
+}
+
+export interface CreateDestinationInput<C, S> {
+  /** Validated destination connection config (ebb.yaml `destinations.<name>`), ${ENV} already interpolated. */
+  connection: C;
+  /** Validated sync config (ebb.yaml `syncs.<id>`), including the connector's own options. */
+  sync: S & { id: string; primaryKey: string };
+}
+
+/** One destination type: its config schemas and its factory. */
+export interface DestinationConnector<C = unknown, S = unknown> {
+  readonly type: string;
+  /** zod schema of `destinations.<name>` for this type (must include `type: z.literal(<type>)`). */
+  readonly connectionSchema: z.ZodType<C>;
+  /** zod schema of the connector-specific keys of `syncs.<id>` (mapping, object, channel, template, ...). */
+  readonly syncOptionsSchema: z.ZodType<S>;
+  /**
+   * Static checks that need no network, e.g. a template that does not parse, or a mapping naming a
+   * column the model does not select. Returns problems with a path relative to the sync.
+   */
+  staticCheck?(input: { sync: S; modelColumns: string[] | null }): Array<{ path: (string | number)[]; message: string; hint?: string }>;
+  create(input: CreateDestinationInput<C, S>): Destination;
+}
+
+/** Base for all destination errors; `name` survives the activity -> workflow boundary as the failure type. */
+export class DestinationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Temporary trouble (429, 5xx, timeouts, dropped connections): the batch is retried by Temporal. */
+export class TransientDestinationError extends DestinationError {
+  /** Server-advised wait before the next attempt (Retry-After), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** Trouble no retry can fix (bad credentials, unknown object or field): the run fails with this message. */
+export class FatalDestinationError extends DestinationError {}
+
+/** A single row that cannot be turned into a record (e.g. a template that fails on its values). */
+export class RecordPreparationError extends DestinationError {
+  constructor(
+    message: string,
+    readonly errorCode: string = 'PREPARATION_FAILED',
+  ) {
+    super(message);
+  }
+}
