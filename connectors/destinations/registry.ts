@@ -1,0 +1,17 @@
+/** Every destination type ebb knows, by its `type` in ebb.yaml. Adding a destination adds one line here. */
+import type { DestinationConnector } from './destination';
+import { salesforceConnector } from './salesforce-destination';
+import { slackConnector } from './slack-destination';
+
+export const destinationConnectors: Record<string, DestinationConnector<any, any>> = {
+  [salesforceConnector.type]: salesforceConnector,
+  [slackConnector.type]: slackConnector,
+};
+
+export function destinationConnector(type: string): DestinationConnector<any, any> {
+  const connector = destinationConnectors[type];
+  if (!connector) {
+    throw new Error(`Unknown destination type '${type}'. Known types: ${Object.keys(destinationConnectors).join(', ')}`);
+  }
+  return connector;
+}
