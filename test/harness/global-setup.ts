@@ -13,6 +13,8 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // For suites that need no Temporal (config, connectors against sandboxes): EBB_TEST_NO_TEMPORAL=1.
+  if (process.env.EBB_TEST_NO_TEMPORAL === '1') return;
   const root = path.resolve(__dirname, '..', '..');
   const logDir = path.join(root, '.test-logs');
   fs.mkdirSync(logDir, { recursive: true });
