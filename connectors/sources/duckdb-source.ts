@@ -1,0 +1,268 @@
+/**
+ * A DuckDB file as a warehouse source.
+ *
+ *   const source = createDuckDbSource({ path: './warehouse.duckdb', name: 'warehouse' });
+ *   await source.describe('select * from account_health');   // [{ name: 'account_id', type: 'VARCHAR' }, ...]
+ *   for await (const rows of source.stream({ sql: 'select * from account_health', chunkSize: 500 })) { ... }
+ *   await source.close();
+ *
+ * One DuckDB instance per file per process. Several instances of one file in one process do not see
+ * each other's writes, and DuckDB's file lock does not stop them (OS locks are per process), so two
+ * read-write instances could corrupt the file. Sources of the same path therefore share a reference-
+ * counted instance; the file is released when the last of them closes. Across processes the lock
+ * does apply: many readers or one writer, which is why sources open read-only by default.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  DuckDBArrayValue,
+  DuckDBConnection,
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  DuckDBListValue,
+  DuckDBMapValue,
+  DuckDBResult,
+  DuckDBStructValue,
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBUnionValue,
+  DuckDBValue,
+  DuckDBVariantValue,
+} from '@duckdb/node-api';
+import { ColumnInfo, Row, Source, SourceError } from './source';
+
+export interface DuckDbSourceConfig {
+  path: string;
+  /** Defaults to true: a sync only reads, and read-only lets other processes read the file at the same time. */
+  readOnly?: boolean;
+  /** The source's name in ebb.yaml, used to point error messages at the config key. */
+  name?: string;
+}
+
+interface SharedInstance {
+  readOnly: boolean;
+  users: number;
+  instance: Promise<DuckDBInstance>;
+}
+
+const instances = new Map<string, SharedInstance>();
+
+const SQL_EXCERPT_LENGTH = 200;
+
+export function createDuckDbSource(config: DuckDbSourceConfig): Source {
+  const file = path.resolve(config.path);
+  const readOnly = config.readOnly ?? true;
+  const configKey = config.name === undefined ? 'its path' : `sources.${config.name}.path`;
+  let acquired: Promise<DuckDBInstance> | undefined;
+
+  const instance = (): Promise<DuckDBInstance> => {
+    if (acquired === undefined) {
+      const opening = acquireInstance(file, readOnly, configKey);
+      acquired = opening;
+      // A failed open is not kept, so that fixing the file and retrying works.
+      opening.catch(() => {
+        if (acquired === opening) acquired = undefined;
+      });
+    }
+    return acquired;
+  };
+
+  const queryError = (sql: string, error: unknown): SourceError => {
+    const excerpt = sql.length > SQL_EXCERPT_LENGTH ? `${sql.slice(0, SQL_EXCERPT_LENGTH)}...` : sql;
+    const where = config.name === undefined ? file : `source ${config.name} (${file})`;
+    return new SourceError(`DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${excerpt}`, { cause: error });
+  };
+
+  return {
+    async describe(sql) {
+      const connection = await (await instance()).connect();
+      try {
+        // Preparing binds the query (names and types are known) without executing it.
+        const prepared = await connection.prepare(sql).catch((error: unknown) => {
+          throw queryError(sql, error);
+        });
+        try {
+          const columns: ColumnInfo[] = [];
+          for (let i = 0; i < prepared.columnCount; i++) {
+            columns.push({ name: prepared.columnName(i), type: prepared.columnType(i).toString() });
+          }
+          assertDistinctNames(
+            columns.map((column) => column.name),
+            sql,
+          );
+          return columns;
+        } finally {
+          prepared.destroySync();
+        }
+      } finally {
+        connection.disconnectSync();
+      }
+    },
+
+    async *stream({ sql, chunkSize }) {
+      if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+        throw new SourceError(`chunkSize must be a positive integer, got ${chunkSize}`);
+      }
+      const connection = await (await instance()).connect();
+      let result: DuckDBResult | undefined;
+      let exhausted = false;
+      try {
+        result = await connection.stream(sql).catch((error: unknown) => {
+          throw queryError(sql, error);
+        });
+        const names = result.columnNames();
+        assertDistinctNames(names, sql);
+        let pending: Row[] = [];
+        for (;;) {
+          const chunk = await result.fetchChunk().catch((error: unknown) => {
+            throw queryError(sql, error);
+          });
+          if (chunk === null || chunk.rowCount === 0) {
+            exhausted = true;
+            break;
+          }
+          for (const values of chunk.getRows()) {
+            const row: Row = {};
+            values.forEach((value, i) => (row[names[i] as string] = jsonValue(value)));
+            pending.push(row);
+            if (pending.length === chunkSize) {
+              yield pending;
+              pending = [];
+            }
+          }
+        }
+        if (pending.length > 0) yield pending;
+      } finally {
+        if (result !== undefined && !exhausted) await abandon(connection, result);
+        connection.disconnectSync();
+      }
+    },
+
+    async close() {
+      if (acquired === undefined) return;
+      const opened = acquired;
+      acquired = undefined;
+      await opened.then(
+        () => releaseInstance(file),
+        () => undefined,
+      );
+    },
+  };
+}
+
+async function acquireInstance(file: string, readOnly: boolean, configKey: string): Promise<DuckDBInstance> {
+  const shared = instances.get(file);
+  if (shared !== undefined) {
+    if (shared.readOnly && !readOnly) {
+      throw new SourceError(
+        `DuckDB file ${file} is already open read-only in this process; close its read-only sources before opening it read-write`,
+      );
+    }
+    shared.users++;
+    return shared.instance;
+  }
+  if (readOnly && !fs.existsSync(file)) {
+    throw new SourceError(`DuckDB file not found: ${file} (${configKey}); check the path or build the warehouse first`);
+  }
+  const opening = DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {}).catch((error: unknown) => {
+    instances.delete(file);
+    // The usual cause is another process holding the file read-write; DuckDB's message names its PID.
+    throw new SourceError(`Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`, { cause: error });
+  });
+  instances.set(file, { readOnly, users: 1, instance: opening });
+  return opening;
+}
+
+async function releaseInstance(file: string): Promise<void> {
+  const shared = instances.get(file);
+  if (shared === undefined) return;
+  shared.users--;
+  if (shared.users > 0) return;
+  instances.delete(file);
+  (await shared.instance).closeSync();
+}
+
+/**
+ * An unfinished streaming result keeps the database (and its file lock) alive until the garbage
+ * collector finalises it, even after disconnecting. Interrupting makes DuckDB end the stream after
+ * the chunks it already buffered, and a result read to its end lets go at once.
+ */
+async function abandon(connection: DuckDBConnection, result: DuckDBResult): Promise<void> {
+  connection.interrupt();
+  try {
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) return;
+    }
+  } catch {
+    // An interrupted stream may end with an error instead of an empty chunk; either way it is finished.
+  }
+}
+
+function assertDistinctNames(names: string[], sql: string): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) {
+      throw new SourceError(
+        `The query returns column "${name}" more than once; give each column a distinct alias (AS ...)\nSQL: ${sql.slice(0, SQL_EXCERPT_LENGTH)}`,
+      );
+    }
+    seen.add(name);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Converts a DuckDB value to what survives JSON.stringify unchanged, so rows can be hashed and stored. */
+function jsonValue(value: DuckDBValue): unknown {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return safeNumber(value) ?? value.toString();
+  if (value instanceof DuckDBDecimalValue) return value.toDouble();
+  if (value instanceof DuckDBDateValue) return value.toString();
+  if (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) {
+    return value.isFinite ? isoFromMicros(value.micros) : value.toString();
+  }
+  if (value instanceof DuckDBTimestampSecondsValue) {
+    return value.isFinite ? isoFromMicros(value.seconds * 1_000_000n) : value.toString();
+  }
+  if (value instanceof DuckDBTimestampMillisecondsValue) {
+    return value.isFinite ? isoFromMicros(value.millis * 1000n) : value.toString();
+  }
+  if (value instanceof DuckDBTimestampNanosecondsValue) {
+    return value.isFinite ? isoFromMicros(value.nanos / 1000n) : value.toString();
+  }
+  if (value instanceof DuckDBListValue || value instanceof DuckDBArrayValue) return value.items.map(jsonValue);
+  if (value instanceof DuckDBStructValue) {
+    return Object.fromEntries(Object.entries(value.entries).map(([key, entry]) => [key, jsonValue(entry)]));
+  }
+  if (value instanceof DuckDBMapValue) {
+    return value.entries.map((entry) => ({ key: jsonValue(entry.key), value: jsonValue(entry.value) }));
+  }
+  if (value instanceof DuckDBUnionValue || value instanceof DuckDBVariantValue) return jsonValue(value.value);
+  // TIME, TIMETZ, INTERVAL, UUID, BLOB, BIT, GEOMETRY: DuckDB's own text form is the readable one.
+  return value.toString();
+}
+
+function safeNumber(value: bigint): number | undefined {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(value)
+    : undefined;
+}
+
+const MAX_DATE_MILLIS = 8_640_000_000_000_000n;
+
+/** ISO 8601 in UTC, keeping microseconds when present so cursor values compare exactly. */
+function isoFromMicros(micros: bigint): string {
+  const remainder = ((micros % 1000n) + 1000n) % 1000n;
+  const millis = (micros - remainder) / 1000n;
+  if (millis > MAX_DATE_MILLIS || millis < -MAX_DATE_MILLIS) return new DuckDBTimestampValue(micros).toString();
+  const iso = new Date(Number(millis)).toISOString();
+  return remainder === 0n ? iso : `${iso.slice(0, -1)}${remainder.toString().padStart(3, '0')}Z`;
+}
