@@ -1,0 +1,103 @@
+/**
+ * deliver: sends one staged batch to the destination and records every record's outcome.
+ *
+ * Idempotent: a batch whose outcomes were already recorded is not sent again (the activity may be
+ * re-executed after the worker died between recording and reporting completion); a batch sent but
+ * not recorded is sent again, which upserts by external id (Salesforce) or finds the earlier post
+ * by its metadata (Slack), so nothing is doubled.
+ */
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
+import type { DestinationPool, EngineContext } from './engine-context';
+
+export interface DeliverInput {
+  syncId: string;
+  runNumber: number;
+  batchNumber: number;
+}
+
+export interface DeliverResult {
+  succeeded: number;
+  failed: number;
+}
+
+export class DeliveryContractError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeliveryContractError';
+  }
+}
+
+export async function deliverBatch(ctx: EngineContext, pool: DestinationPool, input: DeliverInput): Promise<DeliverResult> {
+  const { store } = ctx;
+  const { syncId, runNumber, batchNumber } = input;
+  const previous = await store.batchOutcome(syncId, runNumber, batchNumber);
+  if (previous) return previous;
+
+  const staged = await store.readBatch(syncId, runNumber, batchNumber);
+  const records: RecordToDeliver[] = staged.map((r) => ({
+    key: r.key,
+    payload: r.payload,
+    operation: r.operation,
+    destinationId: r.destinationId,
+    hash: r.hash,
+  }));
+  const destination = await pool.get(syncId, { checked: true });
+  const attempt = activityInfo().attempt;
+  await store.countBatchAttempt(syncId, runNumber, batchNumber);
+
+  let outcomes: RecordOutcome[];
+  try {
+    outcomes = await destination.deliver(records, { syncId, attempt, heartbeat: () => heartbeat({ batchNumber }) });
+  } catch (err) {
+    throw toActivityFailure(err);
+  }
+  if (outcomes.length !== records.length || outcomes.some((o, i) => o.key !== records[i]?.key)) {
+    throw new DeliveryContractError(
+      `destination of sync '${syncId}' returned ${outcomes.length} outcomes for ${records.length} records (or out of order); this is a bug in its connector`,
+    );
+  }
+  await store.recordBatchOutcomes({
+    syncId,
+    runNumber,
+    batchNumber,
+    attempt,
+    results: outcomes.map((o, i) => {
+      const record = records[i] as RecordToDeliver;
+      return o.status === 'succeeded'
+        ? { key: o.key, operation: record.operation, status: 'succeeded', destinationId: o.destinationId, errorCode: null, errorMessage: null, hash: record.hash }
+        : {
+            key: o.key,
+            operation: record.operation,
+            status: 'failed',
+            destinationId: record.destinationId,
+            errorCode: o.errorCode,
+            errorMessage: o.fields?.length ? `${o.errorMessage} (fields: ${o.fields.join(', ')})` : o.errorMessage,
+            hash: null,
+          };
+    }),
+  });
+  const succeeded = outcomes.filter((o) => o.status === 'succeeded').length;
+  return { succeeded, failed: outcomes.length - succeeded };
+}
+
+/**
+ * Maps the destination's error classes to Temporal failures. Classes are matched by `name`, which
+ * survives bundling and module copies where `instanceof` does not.
+ */
+function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  if (err.name === 'FatalDestinationError') {
+    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });
+  }
+  if (err.name === 'TransientDestinationError') {
+    const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nextRetryDelay: retryAfterMs !== undefined ? Math.max(retryAfterMs, 100) : undefined,
+    });
+  }
+  return err;
+}

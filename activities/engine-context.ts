@@ -1,0 +1,64 @@
+/**
+ * What every activity needs, built once per worker process by `workers/` and handed to
+ * `createActivities`. Destinations are created lazily per sync and checked once per process.
+ */
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { EbbConfig } from '../config/schema';
+import { resolveSync, type ResolvedSync } from '../config/load-config';
+import type { Destination } from '../connectors/destinations/destination';
+import type { StateStore } from '../state/state-store';
+
+export interface EngineContext {
+  config: EbbConfig;
+  /** Directory of ebb.yaml: relative paths in it (DuckDB files, state file) are relative to it. */
+  baseDir: string;
+  store: StateStore;
+  /** Task queue of the controllers and runs; delivery queues are derived from it per destination. */
+  taskQueue: string;
+  /** Used by activities that signal workflows (the scheduled trigger). */
+  client: Client | null;
+}
+
+export function deliveryTaskQueue(taskQueue: string, destinationName: string): string {
+  return `${taskQueue}-dest-${destinationName}`;
+}
+
+export class DestinationPool {
+  private readonly destinations = new Map<string, { destination: Destination; checked: Promise<void> | null }>();
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  resolve(syncId: string): ResolvedSync {
+    return resolveSync(this.ctx.config, syncId);
+  }
+
+  /** The sync's destination, created once per process; `check()` (credentials, object, fields) runs once. */
+  async get(syncId: string, options: { checked: boolean }): Promise<Destination> {
+    let entry = this.destinations.get(syncId);
+    if (!entry) {
+      const resolved = this.resolve(syncId);
+      const destination = resolved.connector.create({ connection: resolved.destination.connection, sync: resolved.sync });
+      entry = { destination, checked: null };
+      this.destinations.set(syncId, entry);
+    }
+    if (options.checked) {
+      // A failed check is not cached, so the next attempt checks again (credentials may be fixed by then).
+      entry.checked ??= entry.destination.check().catch((err: unknown) => {
+        if (entry) entry.checked = null;
+        throw err;
+      });
+      await entry.checked;
+    }
+    return entry.destination;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const { destination } of this.destinations.values()) await destination.close();
+    this.destinations.clear();
+  }
+}
+
+export function resolvePath(ctx: Pick<EngineContext, 'baseDir'>, p: string): string {
+  return path.resolve(ctx.baseDir, p);
+}

@@ -1,0 +1,26 @@
+/**
+ * All activities, built by a factory that receives their dependencies; the worker is the only
+ * place that wires them. Workflows import the `Activities` type only.
+ */
+import { allocateRun, describeSync, triggerController } from './controller-activities';
+import { deliverBatch, type DeliverInput } from './deliver-batch';
+import { DestinationPool, type EngineContext } from './engine-context';
+import { finishRun, type FinishInput } from './finish-run';
+import { notifyRun } from './notify-run';
+import { planRun } from './plan-run';
+import type { RunInput, RunKind } from '../workflows/definitions';
+
+export function createActivities(ctx: EngineContext, pool: DestinationPool = new DestinationPool(ctx)) {
+  return {
+    allocateRun: (input: { syncId: string; kind: RunKind; replayOfRun: number | null; requestId: string }) => allocateRun(ctx, input),
+    describeSync: (input: { syncId: string }) => describeSync(ctx, pool, input),
+    triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
+    planRun: (input: RunInput) => planRun(ctx, pool, input),
+    deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),
+    finishRun: (input: FinishInput) => finishRun(ctx, input),
+    notifyRun: (input: { syncId: string; runNumber: number }) => notifyRun(ctx, pool, input),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export { DestinationPool, type EngineContext } from './engine-context';

@@ -1,0 +1,24 @@
+/**
+ * Builds the SQL a plan streams: the model, narrowed by the sync's filter and cursor, ordered by
+ * primary key so rows sharing a key arrive next to each other (duplicates are found without
+ * holding the model in memory). Keys are compared as text, the form they are stored in.
+ */
+const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+export function buildModelQuery(input: {
+  modelSql: string;
+  primaryKey: string;
+  filter?: string;
+  cursor?: { column: string; after: string | null };
+}): string {
+  const where: string[] = [];
+  if (input.filter) where.push(`(${input.filter})`);
+  if (input.cursor?.after != null) where.push(`${ident(input.cursor.column)} > ${literal(input.cursor.after)}`);
+  const model = input.modelSql.trim().replace(/;+\s*$/, '');
+  return (
+    `select * from (${model}) as ebb_model` +
+    (where.length ? ` where ${where.join(' and ')}` : '') +
+    ` order by cast(${ident(input.primaryKey)} as varchar)`
+  );
+}

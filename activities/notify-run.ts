@@ -1,0 +1,32 @@
+/**
+ * notify: alerts a sync's alert channel when a run failed or left too many failed records.
+ * One alert per run: the Slack post is keyed by `ebb-alert:<sync>:<run>`, so a retried activity
+ * finds its earlier post instead of posting again.
+ */
+import { postAlert } from '../connectors/destinations/slack-destination';
+import type { DestinationPool, EngineContext } from './engine-context';
+
+export async function notifyRun(ctx: EngineContext, pool: DestinationPool, input: { syncId: string; runNumber: number }): Promise<{ alerted: boolean }> {
+  const { sync } = pool.resolve(input.syncId);
+  const alert = sync.alert;
+  if (!alert) return { alerted: false };
+  const run = await ctx.store.getRun(input.syncId, input.runNumber);
+  if (!run) return { alerted: false };
+  const threshold = alert.failedRecordsThreshold ?? 1;
+  const runFailed = run.status === 'failed';
+  if (!runFailed && run.failed < threshold) return { alerted: false };
+
+  const samples = await ctx.store.listRecordResults(input.syncId, { runNumber: input.runNumber, failedOnly: true, limit: 3 });
+  const lines = [
+    runFailed
+      ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? 'unknown error'}`
+      : `:warning: ebb sync *${input.syncId}* run ${run.run_number} finished with ${run.failed} failed records (threshold ${threshold})`,
+    `${run.succeeded} delivered, ${run.failed} failed, ${run.added} added, ${run.changed} changed, ${run.removed} removed`,
+    ...samples.map((r) => `• \`${r.key}\` ${r.errorCode ?? ''}: ${r.errorMessage ?? ''}`),
+    `See all: \`ebb records ${input.syncId} --run ${run.run_number} --failed\``,
+  ];
+  const connection = ctx.config.destinations[alert.destination];
+  if (!connection) throw new Error(`alert destination '${alert.destination}' of sync '${input.syncId}' is not configured`);
+  await postAlert({ connection, channel: alert.channel, text: lines.join('\n'), idempotencyKey: `ebb-alert:${input.syncId}:${run.run_number}` });
+  return { alerted: true };
+}

@@ -1,0 +1,209 @@
+/**
+ * plan: streams the model, maps and hashes each row, compares it with the snapshot of the last
+ * accepted delivery and stages what must be sent in numbered batches. Returns counts only.
+ *
+ * Memory holds one source chunk and one batch at a time, whatever the model size. Re-executing the
+ * plan (after a crash) first clears what an earlier attempt staged, so it is idempotent.
+ */
+import { heartbeat } from '@temporalio/activity';
+import { createSource } from '../connectors/sources/create-source';
+import type { Row } from '../connectors/destinations/destination';
+import type { StagedRecord, StateStore } from '../state/state-store';
+import type { RunInput } from '../workflows/definitions';
+import { deliveryTaskQueue, resolvePath, type DestinationPool, type EngineContext } from './engine-context';
+import { buildModelQuery } from './model-query';
+import { recordHash } from './record-hash';
+
+export interface PlanResult {
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  invalid: number;
+  batches: number;
+  deliveryTaskQueue: string;
+  /** Batches in flight at once for this run. */
+  window: number;
+}
+
+const CHUNK_SIZE = 1000;
+
+interface InvalidRecord {
+  key: string;
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** Collects staged records into batches of the destination's size and writes each as it fills. */
+class BatchWriter {
+  private buffer: StagedRecord[] = [];
+  batches = 0;
+  constructor(
+    private readonly store: StateStore,
+    private readonly syncId: string,
+    private readonly runNumber: number,
+    private readonly batchSize: number,
+  ) {}
+  async add(record: StagedRecord): Promise<void> {
+    this.buffer.push(record);
+    if (this.buffer.length >= this.batchSize) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (!this.buffer.length) return;
+    await this.store.stageBatch(this.syncId, this.runNumber, ++this.batches, this.buffer);
+    this.buffer = [];
+  }
+}
+
+export async function planRun(ctx: EngineContext, pool: DestinationPool, input: RunInput): Promise<PlanResult> {
+  const { syncId, runNumber, kind } = input;
+  const { store } = ctx;
+  const resolved = pool.resolve(syncId);
+  const { sync, model, source: sourceConfig } = resolved;
+  // Fatal destination problems (credentials, unknown object or field) fail the run before anything is staged.
+  const destination = await pool.get(syncId, { checked: true });
+  await store.clearPlan(syncId, runNumber);
+
+  const replayOfRun = kind === 'replay' ? (input.replayOfRun ?? (await store.latestRun(syncId, { withFailures: true }))?.run_number ?? null) : null;
+  const useCursor = sync.changeDetection === 'cursor' && kind === 'incremental' && model.cursor !== undefined;
+  const cursorFrom = useCursor ? await store.getCursor(syncId) : null;
+  const sql = buildModelQuery({
+    modelSql: model.sql,
+    primaryKey: model.primaryKey,
+    filter: sync.filter,
+    cursor: useCursor && model.cursor ? { column: model.cursor, after: cursorFrom } : undefined,
+  });
+
+  const counts = { added: 0, changed: 0, removed: 0, unchanged: 0, invalid: 0 };
+  let cursorTo: string | null = cursorFrom;
+  const writer = new BatchWriter(store, syncId, runNumber, destination.limits.batchSize);
+  const mirror = sync.mode === 'mirror' && kind !== 'replay';
+  let invalid: InvalidRecord[] = [];
+  const flushInvalid = async (): Promise<void> => {
+    if (!invalid.length) return;
+    counts.invalid += invalid.length;
+    await store.recordBatchOutcomes({
+      syncId,
+      runNumber,
+      batchNumber: null,
+      attempt: 1,
+      results: invalid.map((r) => ({ ...r, operation: 'upsert', status: 'failed', destinationId: null, hash: null })),
+    });
+    invalid = [];
+  };
+  const source = createSource(
+    sourceConfig.type === 'duckdb' ? { ...sourceConfig, path: resolvePath(ctx, sourceConfig.path) } : sourceConfig,
+    sync.model,
+  );
+  let rowIndex = 0;
+  let nullKeys = 0;
+  // Rows come ordered by key: a key is final once the next row has another key.
+  let held: { key: string; row: Row; count: number } | null = null;
+  let pending: Array<{ key: string; row: Row }> = [];
+
+  const processPending = async (): Promise<void> => {
+    const rows = pending;
+    pending = [];
+    if (!rows.length) return;
+    const keys = rows.map((r) => r.key);
+    if (mirror) await store.markSeen(syncId, runNumber, keys);
+    const onlyKeys = replayOfRun !== null ? await store.failedKeysAmong(syncId, replayOfRun, keys) : null;
+    const snapshots = await store.snapshotsFor(syncId, keys);
+    for (const { key, row } of rows) {
+      if (onlyKeys && !onlyKeys.has(key)) continue;
+      if (kind === 'replay' && replayOfRun === null) continue;
+      let payload: Record<string, unknown>;
+      try {
+        payload = destination.prepare(row).payload;
+      } catch (err) {
+        const e = err as { errorCode?: string; message?: string };
+        invalid.push({ key, errorCode: e.errorCode ?? 'PREPARATION_FAILED', errorMessage: e.message ?? String(err) });
+        continue;
+      }
+      const hash = recordHash(payload);
+      const snapshot = snapshots.get(key);
+      const cursorValue = model.cursor !== undefined && row[model.cursor] != null ? String(row[model.cursor]) : null;
+      if (cursorValue !== null && (cursorTo === null || cursorValue > cursorTo)) cursorTo = cursorValue;
+      if (snapshot && snapshot.hash === hash && kind === 'incremental') {
+        counts.unchanged++;
+        continue;
+      }
+      if (!snapshot) counts.added++;
+      else counts.changed++;
+      if (sync.mode === 'insert' && snapshot) continue;
+      await writer.add({ key, operation: 'upsert', hash, payload, destinationId: snapshot?.destinationId ?? null, cursorValue });
+    }
+  };
+
+  const release = async (h: { key: string; row: Row; count: number }): Promise<void> => {
+    if (h.count > 1) {
+      invalid.push({
+        key: h.key,
+        errorCode: 'DUPLICATE_PRIMARY_KEY',
+        errorMessage: `model '${sync.model}' returned ${h.count} rows with ${model.primaryKey} = '${h.key}'; none of them was sent (make the primary key unique)`,
+      });
+      if (mirror) await store.markSeen(syncId, runNumber, [h.key]);
+      return;
+    }
+    pending.push({ key: h.key, row: h.row });
+    if (pending.length >= CHUNK_SIZE) await processPending();
+  };
+
+  try {
+    for await (const chunk of source.stream({ sql, chunkSize: CHUNK_SIZE })) {
+      for (const row of chunk) {
+        rowIndex++;
+        const value = row[model.primaryKey];
+        if (value === null || value === undefined || value === '') {
+          if (kind !== 'replay') {
+            nullKeys++;
+            invalid.push({
+              key: `<null ${model.primaryKey} #${nullKeys}>`,
+              errorCode: 'NULL_PRIMARY_KEY',
+              errorMessage: `model '${sync.model}' returned a row with a null ${model.primaryKey} (row ${rowIndex} in key order); it was not sent`,
+            });
+          }
+          continue;
+        }
+        const key = String(value);
+        if (held && held.key === key) {
+          held.count++;
+          continue;
+        }
+        if (held) await release(held);
+        held = { key, row, count: 1 };
+      }
+      if (invalid.length >= CHUNK_SIZE) await flushInvalid();
+      heartbeat({ rows: rowIndex });
+    }
+    if (held) await release(held);
+    await processPending();
+  } finally {
+    await source.close();
+  }
+
+  if (mirror) {
+    let after: string | null = null;
+    for (;;) {
+      const gone = await store.unseenSnapshots(syncId, runNumber, after, 500);
+      if (!gone.length) break;
+      for (const s of gone) {
+        counts.removed++;
+        await writer.add({ key: s.key, operation: 'delete', hash: s.hash, payload: {}, destinationId: s.destination_id, cursorValue: null });
+      }
+      after = gone[gone.length - 1]?.key ?? null;
+      heartbeat({ rows: rowIndex });
+    }
+  }
+  await writer.flush();
+
+  await flushInvalid();
+  await store.setRunPlanned(syncId, runNumber, { ...counts, batches: writer.batches, cursorFrom, cursorTo });
+  return {
+    ...counts,
+    batches: writer.batches,
+    deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
+    window: Math.max(1, destination.limits.maxConcurrency * 2),
+  };
+}
+

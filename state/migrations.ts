@@ -1,0 +1,103 @@
+/**
+ * Versioned schema migrations, applied in order by kysely's Migrator on open. Never edit a
+ * published migration: add the next one. Column types are portable across SQLite and PostgreSQL.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001-initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('runs')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('replay_of_run', 'integer')
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('added', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('changed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('removed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('unchanged', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('invalid', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('batches', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('succeeded', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('api_calls', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('cursor_from', 'text')
+        .addColumn('cursor_to', 'text')
+        .addColumn('error_message', 'text')
+        .addPrimaryKeyConstraint('runs_pk', ['sync_id', 'run_number'])
+        .execute();
+      await db.schema
+        .createTable('batches')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('batch_number', 'integer', (c) => c.notNull())
+        .addColumn('record_count', 'integer', (c) => c.notNull())
+        .addColumn('delivered_at', 'text')
+        .addColumn('succeeded', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('batches_pk', ['sync_id', 'run_number', 'batch_number'])
+        .execute();
+      await db.schema
+        .createTable('staged_records')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('batch_number', 'integer', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('destination_id', 'text')
+        .addColumn('cursor_value', 'text')
+        .addPrimaryKeyConstraint('staged_records_pk', ['sync_id', 'run_number', 'batch_number', 'position'])
+        .execute();
+      await db.schema
+        .createTable('snapshots')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('destination_id', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('snapshots_pk', ['sync_id', 'key'])
+        .execute();
+      await db.schema
+        .createTable('cursors')
+        .addColumn('sync_id', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('record_results')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('destination_id', 'text')
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        // One result per record per run: a re-executed batch overwrites, never adds.
+        .addPrimaryKeyConstraint('record_results_pk', ['sync_id', 'run_number', 'key'])
+        .execute();
+      await db.schema
+        .createTable('seen_keys')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('seen_keys_pk', ['sync_id', 'run_number', 'key'])
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

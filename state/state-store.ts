@@ -1,0 +1,462 @@
+/**
+ * ebb's state: runs, staged batches, per-key snapshots, cursors and per-record results.
+ * One query layer (kysely) over SQLite (default, embedded) and PostgreSQL (shared by many workers).
+ *
+ *   const store = await openStateStore({ path: '.ebb/state.sqlite' });
+ *   await store.createRun({ syncId, runNumber: 1, kind: 'incremental' });
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
+import { Pool } from 'pg';
+import { migrationProvider } from './migrations';
+import type { RecordStatus, RunKind, RunStatus, RunsTable, StagedRecordsTable, StateTables } from './tables';
+
+export type StateStoreConfig = { path: string } | { url: string };
+
+export interface StagedRecord {
+  key: string;
+  operation: 'upsert' | 'delete';
+  hash: string;
+  payload: Record<string, unknown>;
+  destinationId: string | null;
+  cursorValue: string | null;
+}
+
+export interface RecordResult {
+  key: string;
+  operation: 'upsert' | 'delete';
+  status: RecordStatus;
+  destinationId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface StoredRecordResult extends RecordResult {
+  syncId: string;
+  runNumber: number;
+  attempt: number;
+  at: string;
+}
+
+export type Run = Selectable<RunsTable>;
+
+export interface PlanCounts {
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  invalid: number;
+  batches: number;
+  cursorFrom: string | null;
+  cursorTo: string | null;
+}
+
+export class StateStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateStoreError';
+  }
+}
+
+const now = (): string => new Date().toISOString();
+
+export async function openStateStore(config: StateStoreConfig): Promise<StateStore> {
+  let db: Kysely<StateTables>;
+  if ('url' in config) {
+    db = new Kysely<StateTables>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: config.url, max: 5 }) }) });
+  } else {
+    fs.mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true });
+    const sqlite = new Database(config.path);
+    // WAL lets the CLI read while a worker writes; busy_timeout rides out short write locks between processes.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('synchronous = NORMAL');
+    db = new Kysely<StateTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    await db.destroy();
+    const where = 'url' in config ? 'the PostgreSQL state store' : `the state store at ${config.path}`;
+    throw new StateStoreError(`Could not migrate ${where}${failed ? ` (migration ${failed.migrationName})` : ''}: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  return new StateStore(db);
+}
+
+export class StateStore {
+  constructor(readonly db: Kysely<StateTables>) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  // ---- runs -------------------------------------------------------------------------------
+
+  /** Allocates the next run number for a sync and records the run; the controller calls it once per run. */
+  async allocateRun(input: { syncId: string; kind: RunKind; replayOfRun?: number | null; requestId: string }): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      // A re-executed allocation (same request) finds its run instead of making a second one.
+      const existing = await trx
+        .selectFrom('runs')
+        .select('run_number')
+        .where('sync_id', '=', input.syncId)
+        .where('request_id', '=', input.requestId)
+        .executeTakeFirst();
+      if (existing) return existing.run_number;
+      const last = await trx
+        .selectFrom('runs')
+        .select((eb) => eb.fn.max('run_number').as('max'))
+        .where('sync_id', '=', input.syncId)
+        .executeTakeFirst();
+      const runNumber = Number(last?.max ?? 0) + 1;
+      await trx
+        .insertInto('runs')
+        .values({
+          sync_id: input.syncId,
+          run_number: runNumber,
+          kind: input.kind,
+          replay_of_run: input.replayOfRun ?? null,
+          status: 'planning',
+          started_at: now(),
+          finished_at: null,
+          cursor_from: null,
+          cursor_to: null,
+          request_id: input.requestId,
+          error_message: null,
+        })
+        .execute();
+      return runNumber;
+    });
+  }
+
+  async getRun(syncId: string, runNumber: number): Promise<Run | undefined> {
+    return this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId).where('run_number', '=', runNumber).executeTakeFirst();
+  }
+
+  async latestRun(syncId: string, filter?: { withFailures?: boolean }): Promise<Run | undefined> {
+    let q = this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId);
+    if (filter?.withFailures) q = q.where('failed', '>', 0);
+    return q.orderBy('run_number', 'desc').limit(1).executeTakeFirst();
+  }
+
+  async listRuns(syncId: string, limit = 20): Promise<Run[]> {
+    return this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId).orderBy('run_number', 'desc').limit(limit).execute();
+  }
+
+  async setRunPlanned(syncId: string, runNumber: number, counts: PlanCounts): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({
+        status: 'delivering',
+        added: counts.added,
+        changed: counts.changed,
+        removed: counts.removed,
+        unchanged: counts.unchanged,
+        invalid: counts.invalid,
+        batches: counts.batches,
+        cursor_from: counts.cursorFrom,
+        cursor_to: counts.cursorTo,
+      })
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .execute();
+  }
+
+  /** Closes a run: counts come from the stored per-record results, so a re-executed finish writes the same. */
+  async finishRun(syncId: string, runNumber: number, status: RunStatus, errorMessage: string | null): Promise<Run> {
+    await this.db.transaction().execute(async (trx) => {
+      const counts = await trx
+        .selectFrom('record_results')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .groupBy('status')
+        .execute();
+      const calls = await trx
+        .selectFrom('batches')
+        .select((eb) => eb.fn.sum<number>('attempts').as('n'))
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .executeTakeFirst();
+      const count = (s: RecordStatus) => Number(counts.find((c) => c.status === s)?.n ?? 0);
+      await trx
+        .updateTable('runs')
+        .set({
+          status,
+          finished_at: now(),
+          succeeded: count('succeeded'),
+          failed: count('failed'),
+          api_calls: Number(calls?.n ?? 0),
+          error_message: errorMessage,
+        })
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .execute();
+      // Staged payloads are copies of warehouse rows: drop them once the run is over.
+      await trx.deleteFrom('staged_records').where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
+      await trx.deleteFrom('seen_keys').where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
+    });
+    const run = await this.getRun(syncId, runNumber);
+    if (!run) throw new StateStoreError(`Run ${runNumber} of sync '${syncId}' does not exist`);
+    return run;
+  }
+
+  // ---- staging ----------------------------------------------------------------------------
+
+  /** Forgets what an earlier attempt of this run's plan staged, so a re-executed plan starts clean. */
+  async clearPlan(syncId: string, runNumber: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const table of ['staged_records', 'batches', 'seen_keys', 'record_results'] as const) {
+        await trx.deleteFrom(table).where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
+      }
+    });
+  }
+
+  async stageBatch(syncId: string, runNumber: number, batchNumber: number, records: StagedRecord[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('batches')
+        .values({ sync_id: syncId, run_number: runNumber, batch_number: batchNumber, record_count: records.length, delivered_at: null })
+        .execute();
+      const rows: Insertable<StagedRecordsTable>[] = records.map((r, position) => ({
+        sync_id: syncId,
+        run_number: runNumber,
+        batch_number: batchNumber,
+        position,
+        key: r.key,
+        operation: r.operation,
+        hash: r.hash,
+        payload: JSON.stringify(r.payload),
+        destination_id: r.destinationId,
+        cursor_value: r.cursorValue,
+      }));
+      for (let i = 0; i < rows.length; i += 100) await trx.insertInto('staged_records').values(rows.slice(i, i + 100)).execute();
+    });
+  }
+
+  async readBatch(syncId: string, runNumber: number, batchNumber: number): Promise<StagedRecord[]> {
+    const rows = await this.db
+      .selectFrom('staged_records')
+      .selectAll()
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .orderBy('position')
+      .execute();
+    return rows.map((r) => ({
+      key: r.key,
+      operation: r.operation,
+      hash: r.hash,
+      payload: JSON.parse(r.payload) as Record<string, unknown>,
+      destinationId: r.destination_id,
+      cursorValue: r.cursor_value,
+    }));
+  }
+
+  /** Counts of a batch whose outcomes are recorded; undefined while it is not delivered. */
+  async batchOutcome(syncId: string, runNumber: number, batchNumber: number): Promise<{ succeeded: number; failed: number } | undefined> {
+    const row = await this.db
+      .selectFrom('batches')
+      .select(['delivered_at', 'succeeded', 'failed'])
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .executeTakeFirst();
+    return row?.delivered_at ? { succeeded: row.succeeded, failed: row.failed } : undefined;
+  }
+
+  async countBatchAttempt(syncId: string, runNumber: number, batchNumber: number): Promise<void> {
+    await this.db
+      .updateTable('batches')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .execute();
+  }
+
+  async markSeen(syncId: string, runNumber: number, keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 200) {
+      const values = keys.slice(i, i + 200).map((key) => ({ sync_id: syncId, run_number: runNumber, key }));
+      if (values.length) await this.db.insertInto('seen_keys').values(values).onConflict((oc) => oc.doNothing()).execute();
+    }
+  }
+
+  /** Snapshot keys the model no longer has (mirror mode), in key order, a page at a time. */
+  async unseenSnapshots(syncId: string, runNumber: number, afterKey: string | null, limit: number) {
+    let q = this.db
+      .selectFrom('snapshots as s')
+      .select(['s.key', 's.hash', 's.destination_id'])
+      .where('s.sync_id', '=', syncId)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('seen_keys as k')
+              .select('k.key')
+              .whereRef('k.key', '=', 's.key')
+              .where('k.sync_id', '=', syncId)
+              .where('k.run_number', '=', runNumber),
+          ),
+        ),
+      );
+    if (afterKey !== null) q = q.where('s.key', '>', afterKey);
+    return q.orderBy('s.key').limit(limit).execute();
+  }
+
+  // ---- snapshots and results --------------------------------------------------------------
+
+  async snapshotsFor(syncId: string, keys: string[]): Promise<Map<string, { hash: string; destinationId: string | null }>> {
+    const out = new Map<string, { hash: string; destinationId: string | null }>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      if (!slice.length) continue;
+      const rows = await this.db
+        .selectFrom('snapshots')
+        .select(['key', 'hash', 'destination_id'])
+        .where('sync_id', '=', syncId)
+        .where('key', 'in', slice)
+        .execute();
+      for (const r of rows) out.set(r.key, { hash: r.hash, destinationId: r.destination_id });
+    }
+    return out;
+  }
+
+  async forgetSnapshots(syncId: string): Promise<void> {
+    await this.db.deleteFrom('snapshots').where('sync_id', '=', syncId).execute();
+  }
+
+  /**
+   * Records a batch's outcomes in one transaction: the per-record results, the snapshot of every
+   * accepted record (so only accepted records count as delivered), and the batch as delivered.
+   */
+  async recordBatchOutcomes(input: {
+    syncId: string;
+    runNumber: number;
+    batchNumber: number | null;
+    attempt: number;
+    results: Array<RecordResult & { hash: string | null }>;
+  }): Promise<void> {
+    const at = now();
+    await this.db.transaction().execute(async (trx) => {
+      for (const r of input.results) {
+        const row = {
+          sync_id: input.syncId,
+          run_number: input.runNumber,
+          key: r.key,
+          operation: r.operation,
+          status: r.status,
+          destination_id: r.destinationId,
+          error_code: r.errorCode,
+          error_message: r.errorMessage,
+          attempt: input.attempt,
+          at,
+        };
+        await trx
+          .insertInto('record_results')
+          .values(row)
+          .onConflict((oc) => oc.columns(['sync_id', 'run_number', 'key']).doUpdateSet(row))
+          .execute();
+        if (r.status !== 'succeeded') continue;
+        if (r.operation === 'delete') {
+          await trx.deleteFrom('snapshots').where('sync_id', '=', input.syncId).where('key', '=', r.key).execute();
+        } else if (r.hash !== null) {
+          const snap = { sync_id: input.syncId, key: r.key, hash: r.hash, destination_id: r.destinationId, updated_at: at };
+          await trx
+            .insertInto('snapshots')
+            .values(snap)
+            .onConflict((oc) => oc.columns(['sync_id', 'key']).doUpdateSet({ hash: snap.hash, destination_id: snap.destination_id, updated_at: at }))
+            .execute();
+        }
+      }
+      if (input.batchNumber !== null) {
+        const succeeded = input.results.filter((r) => r.status === 'succeeded').length;
+        await trx
+          .updateTable('batches')
+          .set({ delivered_at: at, succeeded, failed: input.results.length - succeeded })
+          .where('sync_id', '=', input.syncId)
+          .where('run_number', '=', input.runNumber)
+          .where('batch_number', '=', input.batchNumber)
+          .execute();
+      }
+    });
+  }
+
+  async listRecordResults(
+    syncId: string,
+    filter: { runNumber?: number; failedOnly?: boolean; limit?: number } = {},
+  ): Promise<StoredRecordResult[]> {
+    let q = this.db.selectFrom('record_results').selectAll().where('sync_id', '=', syncId);
+    if (filter.runNumber !== undefined) q = q.where('run_number', '=', filter.runNumber);
+    if (filter.failedOnly) q = q.where('status', '=', 'failed');
+    const rows = await q.orderBy('run_number', 'desc').orderBy('key').limit(filter.limit ?? 1000).execute();
+    return rows.map((r) => ({
+      syncId: r.sync_id,
+      runNumber: r.run_number,
+      key: r.key,
+      operation: r.operation,
+      status: r.status,
+      destinationId: r.destination_id,
+      errorCode: r.error_code,
+      errorMessage: r.error_message,
+      attempt: r.attempt,
+      at: r.at,
+    }));
+  }
+
+  /** Which of `keys` failed in run `runNumber` (replay sends only those). */
+  async failedKeysAmong(syncId: string, runNumber: number, keys: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      if (!slice.length) continue;
+      const rows = await this.db
+        .selectFrom('record_results')
+        .select('key')
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .where('status', '=', 'failed')
+        .where('key', 'in', slice)
+        .execute();
+      for (const r of rows) out.add(r.key);
+    }
+    return out;
+  }
+
+  // ---- cursors ----------------------------------------------------------------------------
+
+  async getCursor(syncId: string): Promise<string | null> {
+    const row = await this.db.selectFrom('cursors').select('value').where('sync_id', '=', syncId).executeTakeFirst();
+    return row?.value ?? null;
+  }
+
+  async setCursor(syncId: string, value: string): Promise<void> {
+    const at = now();
+    await this.db
+      .insertInto('cursors')
+      .values({ sync_id: syncId, value, updated_at: at })
+      .onConflict((oc) => oc.column('sync_id').doUpdateSet({ value, updated_at: at }))
+      .execute();
+  }
+
+  /** The latest cursor value among a run's accepted records, and whether any record of the run failed. */
+  async runCursorOutcome(syncId: string, runNumber: number): Promise<{ maxCursor: string | null; anyFailed: boolean }> {
+    const run = await this.getRun(syncId, runNumber);
+    const failed = await this.db
+      .selectFrom('record_results')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('status', '=', 'failed')
+      .executeTakeFirst();
+    return { maxCursor: run?.cursor_to ?? null, anyFailed: Number(failed?.n ?? 0) > 0 };
+  }
+
+  /** Raw SQL escape hatch for tests and diagnostics. */
+  get sql() {
+    return sql;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Wires ebb's workers: one on the engine task queue (controllers, runs, plan/finish/notify) and one
+ * per destination connection on its own queue, whose limits come from the destination's declared
+ * limits (overridable in config): `maxConcurrentActivityTaskExecutions` caps this worker and
+ * `maxTaskQueueActivitiesPerSecond` is enforced by the server across every worker of the queue.
+ */
+import type { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, DestinationPool, type EngineContext } from '../activities';
+import { deliveryTaskQueue } from '../activities/engine-context';
+import type { EbbConfig } from '../config/schema';
+import type { DestinationLimits } from '../connectors/destinations/destination';
+import type { StateStore } from '../state/state-store';
+
+export interface StartWorkersInput {
+  config: EbbConfig;
+  baseDir: string;
+  store: StateStore;
+  connection: NativeConnection;
+  client: Client;
+  namespace?: string;
+  taskQueue: string;
+  /** Pre-bundled workflow code (tests bundle once); otherwise workflows/ is bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  queues: Array<{ taskQueue: string; limits?: DestinationLimits }>;
+  shutdown(): Promise<void>;
+}
+
+/** The limits of each destination connection that at least one sync uses. */
+export function destinationLimits(ctx: EngineContext, pool: DestinationPool): Map<string, DestinationLimits> {
+  const out = new Map<string, DestinationLimits>();
+  for (const syncId of Object.keys(ctx.config.syncs)) {
+    const resolved = pool.resolve(syncId);
+    if (out.has(resolved.destination.name)) continue;
+    const destination = resolved.connector.create({ connection: resolved.destination.connection, sync: resolved.sync });
+    out.set(resolved.destination.name, destination.limits);
+  }
+  return out;
+}
+
+export async function startWorkers(input: StartWorkersInput): Promise<RunningWorkers> {
+  const ctx: EngineContext = { config: input.config, baseDir: input.baseDir, store: input.store, taskQueue: input.taskQueue, client: input.client };
+  const pool = new DestinationPool(ctx);
+  const activities = createActivities(ctx, pool);
+  const workflowSource = input.workflowBundle ? { workflowBundle: input.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
+  const common = { connection: input.connection, namespace: input.namespace ?? 'default' };
+
+  const workers: Worker[] = [];
+  const queues: RunningWorkers['queues'] = [{ taskQueue: input.taskQueue }];
+  workers.push(await Worker.create({ ...common, ...workflowSource, taskQueue: input.taskQueue, activities }));
+  for (const [name, limits] of destinationLimits(ctx, pool)) {
+    const taskQueue = deliveryTaskQueue(input.taskQueue, name);
+    queues.push({ taskQueue, limits });
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue,
+        activities: { deliverBatch: activities.deliverBatch },
+        maxConcurrentActivityTaskExecutions: limits.maxConcurrency,
+        maxTaskQueueActivitiesPerSecond: limits.requestsPerSecond,
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    await pool.closeAll();
+  });
+  return {
+    done,
+    queues,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

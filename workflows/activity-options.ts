@@ -1,0 +1,24 @@
+/** Named timeout and retry presets for every activity the workflows call. */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Errors no retry can fix; everything else (network, 5xx, 429) is retried with backoff. */
+export const NON_RETRYABLE = ['FatalDestinationError', 'ConfigError', 'SourceError', 'StateStoreError'];
+
+export const shortActivity: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+export const planningActivity: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  // Plan heartbeats per chunk; a dead worker is noticed within this window, not after an hour.
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+export const deliveryActivity: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  // Unlimited attempts: a destination outage delays the run but loses nothing; Retry-After overrides the backoff.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
+};

@@ -1,0 +1,117 @@
+/**
+ * Everything that crosses the workflow boundary: inputs, results, signals, queries and updates,
+ * shared by the workflows, the worker and the CLI. They carry ids, counts and ranges only:
+ * never rows, secrets or PII (DESIGN.md invariant 3).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export type RunKind = 'incremental' | 'full' | 'replay';
+
+export const CONTROLLER_TASK_QUEUE = 'ebb';
+export const controllerWorkflowId = (syncId: string): string => `sync/${syncId}`;
+export const runWorkflowId = (syncId: string, runNumber: number): string => `sync/${syncId}/run/${runNumber}`;
+export const scheduleId = (syncId: string): string => `sync/${syncId}/schedule`;
+
+export interface ControllerInput {
+  syncId: string;
+  /** State handed over by continue-as-new; absent on first start. */
+  carried?: ControllerState;
+}
+
+export interface PendingRun {
+  kind: RunKind;
+  replayOfRun: number | null;
+  /** Every request with a sequence number up to this one is served by the pending run. */
+  throughSeq: number;
+}
+
+export interface RunSummary {
+  runNumber: number;
+  kind: RunKind;
+  status: 'succeeded' | 'failed';
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  invalid: number;
+  succeeded: number;
+  failed: number;
+  apiCalls: number;
+  startedAt: string;
+  finishedAt: string;
+  /** Why the run failed (a fix-it message about config or credentials; never a row value). */
+  error: string | null;
+}
+
+export interface ControllerState {
+  paused: boolean;
+  pending: PendingRun | null;
+  requestSeq: number;
+  completedThroughSeq: number;
+  lastRun: RunSummary | null;
+  lastSuccessAt: string | null;
+  /** Scheduled triggers dropped because the sync was paused. */
+  skippedWhilePaused: number;
+  startedAt: string | null;
+}
+
+export interface CurrentRun {
+  runNumber: number;
+  kind: RunKind;
+  workflowId: string;
+  startedAt: string;
+}
+
+export interface SyncStatus {
+  syncId: string;
+  paused: boolean;
+  currentRun: CurrentRun | null;
+  pending: PendingRun | null;
+  lastRun: RunSummary | null;
+  lastSuccessAt: string | null;
+  scheduleIntervalMs: number | null;
+  /** No successful run within twice the schedule interval: the schedule may have silently stopped. */
+  overdue: boolean;
+  requestSeq: number;
+  completedThroughSeq: number;
+  skippedWhilePaused: number;
+}
+
+export interface RunInput {
+  syncId: string;
+  runNumber: number;
+  kind: RunKind;
+  replayOfRun: number | null;
+}
+
+export interface RunProgress {
+  runNumber: number;
+  phase: 'planning' | 'delivering' | 'finishing' | 'done';
+  batchesTotal: number;
+  batchesDone: number;
+  recordsTotal: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface RequestRunInput {
+  kind?: RunKind;
+  /** For replays: the run whose failed records to re-send (default: the latest run with failures). */
+  runNumber?: number;
+  source?: 'manual' | 'schedule';
+}
+
+export interface RequestRunResult {
+  requestSeq: number;
+  /** False when the request was dropped (a scheduled trigger while paused). */
+  accepted: boolean;
+}
+
+export const runNowSignal = defineSignal<[RequestRunInput?]>('runNow');
+export const fullResyncSignal = defineSignal<[Record<string, never>?]>('fullResync');
+export const replayFailedSignal = defineSignal<[{ runNumber?: number }?]>('replayFailed');
+export const pauseSignal = defineSignal<[Record<string, never>?]>('pause');
+export const resumeSignal = defineSignal<[Record<string, never>?]>('resume');
+export const statusQuery = defineQuery<SyncStatus>('status');
+export const requestRunUpdate = defineUpdate<RequestRunResult, [RequestRunInput]>('requestRun');
+export const progressQuery = defineQuery<RunProgress>('progress');
