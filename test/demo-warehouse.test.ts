@@ -152,3 +152,19 @@ test('every writer lets go of the file, so another process can open it afterward
   expect(await execDuckDb(file, 'SELECT count(*) AS accounts FROM account_health')).toEqual([{ accounts: '9' }]);
   expect(anotherProcessCanWrite(file)).toBe(true);
 });
+
+test('writing while a source in this process has the file open is refused, since that source would read old data', async () => {
+  const file = path.join(dir, 'warehouse.duckdb');
+  await buildDemoWarehouse(file, { generated: 0 });
+  const source = createDuckDbSource({ path: file });
+  await source.describe('SELECT * FROM account_health');
+
+  await expect(updateDemoAccounts(file, DEMO_CHANGES)).rejects.toThrow(
+    /is open by a source in this process; close the source before writing/,
+  );
+  await expect(buildDemoWarehouse(file)).rejects.toThrow(DemoWarehouseError);
+  await source.close();
+
+  await updateDemoAccounts(file, DEMO_CHANGES);
+  expect((await readAccounts(file)).find((row) => row.account_id === 'acme')).toMatchObject({ health: 30 });
+});

@@ -72,9 +72,10 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
   };
 
   const queryError = (sql: string, error: unknown): SourceError => {
-    const excerpt = sql.length > SQL_EXCERPT_LENGTH ? `${sql.slice(0, SQL_EXCERPT_LENGTH)}...` : sql;
     const where = config.name === undefined ? file : `source ${config.name} (${file})`;
-    return new SourceError(`DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${excerpt}`, { cause: error });
+    return new SourceError(`DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${excerpt(sql)}`, {
+      cause: error,
+    });
   };
 
   return {
@@ -154,6 +155,14 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
   };
 }
 
+/**
+ * Whether a source in this process has the file open. A write from this process meanwhile would go
+ * through a second instance, and the open one would keep serving the data it had already read.
+ */
+export function isDuckDbFileOpen(file: string): boolean {
+  return instances.has(path.resolve(file));
+}
+
 async function acquireInstance(file: string, readOnly: boolean, configKey: string): Promise<DuckDBInstance> {
   const shared = instances.get(file);
   if (shared !== undefined) {
@@ -208,11 +217,15 @@ function assertDistinctNames(names: string[], sql: string): void {
   for (const name of names) {
     if (seen.has(name)) {
       throw new SourceError(
-        `The query returns column "${name}" more than once; give each column a distinct alias (AS ...)\nSQL: ${sql.slice(0, SQL_EXCERPT_LENGTH)}`,
+        `The query returns column "${name}" more than once; give each column a distinct alias (AS ...)\nSQL: ${excerpt(sql)}`,
       );
     }
     seen.add(name);
   }
+}
+
+function excerpt(sql: string): string {
+  return sql.length > SQL_EXCERPT_LENGTH ? `${sql.slice(0, SQL_EXCERPT_LENGTH)}...` : sql;
 }
 
 function messageOf(error: unknown): string {

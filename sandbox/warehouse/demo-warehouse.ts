@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBValue, decimalValue, timestampValue } from '@duckdb/node-api';
+import { isDuckDbFileOpen } from '../../connectors/sources/duckdb-source';
 
 export interface DemoAccount {
   account_id: string;
@@ -87,6 +88,7 @@ export async function buildDemoWarehouse(file: string, options: { generated?: nu
   if (!Number.isInteger(generated) || generated < 0) {
     throw new DemoWarehouseError(`generated must be a whole number of accounts, got ${generated}`);
   }
+  assertNoSourceHasItOpen(file);
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   for (const leftover of [file, `${file}.wal`]) fs.rmSync(leftover, { force: true });
 
@@ -168,6 +170,7 @@ export async function execDuckDb(file: string, sql: string): Promise<Record<stri
 }
 
 async function withConnection<T>(file: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  assertNoSourceHasItOpen(file);
   const instance = await DuckDBInstance.create(file);
   try {
     const connection = await instance.connect();
@@ -178,6 +181,14 @@ async function withConnection<T>(file: string, work: (connection: DuckDBConnecti
     }
   } finally {
     instance.closeSync();
+  }
+}
+
+function assertNoSourceHasItOpen(file: string): void {
+  if (isDuckDbFileOpen(file)) {
+    throw new DemoWarehouseError(
+      `${path.resolve(file)} is open by a source in this process; close the source before writing, or it keeps reading the old data`,
+    );
   }
 }
 
