@@ -1,0 +1,384 @@
+/**
+ * Salesforce destination: upserts model rows into an sObject by external id through sObject
+ * Collections (200 records per request, per-record results), and deletes by Salesforce Id in
+ * mirror mode.
+ *
+ *   destinations:
+ *     salesforce: { type: salesforce, loginUrl: https://acme.my.salesforce.com, auth: { clientId: ..., clientSecret: ... } }
+ *   syncs:
+ *     accounts-to-sf:
+ *       object: Account
+ *       externalId: { from: account_id, to: External_Id__c }
+ *       mapping: { name: Name, health: Health_Score__c }
+ *
+ * Besides the Destination interface, the destination exposes `apiUsage()`: the org's daily API
+ * usage `{ used, limit }` from the last response's Sforce-Limit-Info header (null before the first
+ * response), so the engine can pause a sync before the daily budget runs out.
+ */
+import { z } from 'zod';
+import {
+  FatalDestinationError,
+  RecordPreparationError,
+  TransientDestinationError,
+  type Destination,
+  type DestinationConnector,
+  type DeliveryContext,
+  type PreparedRecord,
+  type RecordOutcome,
+  type RecordToDeliver,
+  type Row,
+} from './destination';
+import { closestNames } from './salesforce-name-suggestions';
+import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
+
+/** sObject Collections accept at most 200 records or ids per request. */
+const collectionLimit = 200;
+
+const authSchema = z.union([
+  z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
+  z.object({ accessToken: z.string().min(1) }).strict(),
+]);
+
+export const salesforceConnectionSchema = z
+  .object({
+    type: z.literal('salesforce'),
+    loginUrl: z.url({ message: 'loginUrl must be a URL such as https://acme.my.salesforce.com' }).optional(),
+    instanceUrl: z.url({ message: 'instanceUrl must be a URL such as https://acme.my.salesforce.com' }).optional(),
+    apiVersion: z
+      .string()
+      .regex(/^\d+\.0$/, { message: 'apiVersion must look like "60.0"' })
+      // sObject Collections upsert exists from API 46.0.
+      .refine((v) => Number(v) >= 46, { message: 'apiVersion must be 46.0 or later (sObject Collections upsert)' })
+      .default('60.0'),
+    auth: authSchema,
+    limits: z
+      .object({
+        batchSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(collectionLimit, {
+            message: `batchSize can be at most ${collectionLimit} (one sObject Collections request)`,
+          })
+          .optional(),
+        maxConcurrency: z.number().int().min(1).optional(),
+        requestsPerSecond: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    if ('accessToken' in config.auth && !config.instanceUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instanceUrl'],
+        message: 'instanceUrl is required with accessToken auth (your org URL, e.g. https://acme.my.salesforce.com)',
+      });
+    }
+    if ('clientId' in config.auth && !config.loginUrl && !config.instanceUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loginUrl'],
+        message:
+          'loginUrl is required with clientId/clientSecret auth: the client credentials flow must use your My Domain URL, e.g. https://acme.my.salesforce.com',
+      });
+    }
+  });
+
+export type SalesforceConnection = z.infer<typeof salesforceConnectionSchema>;
+
+export const salesforceSyncOptionsSchema = z
+  .object({
+    object: z.string().min(1, { message: 'object must name a Salesforce object, e.g. Account' }),
+    externalId: z.object({
+      from: z.string().min(1, { message: 'externalId.from must name a model column' }),
+      to: z.string().min(1, { message: 'externalId.to must name an External ID field, e.g. External_Id__c' }),
+    }),
+    mapping: z.record(z.string(), z.string().min(1)),
+  })
+  .loose();
+
+export type SalesforceSyncOptions = z.infer<typeof salesforceSyncOptionsSchema>;
+
+export interface SalesforceDestination extends Destination {
+  /** The org's daily API usage from the latest response, or null before the first response. */
+  apiUsage(): ApiUsage | null;
+}
+
+interface DescribeField {
+  name: string;
+  type: string;
+  externalId?: boolean;
+  createable?: boolean;
+  updateable?: boolean;
+}
+
+interface SaveResult {
+  id: string | null;
+  success: boolean;
+  created?: boolean;
+  errors: Array<{ statusCode: string; message: string; fields?: string[] }>;
+}
+
+/** Errors on a collections request caused by one record's value: isolating the record lets the rest land. */
+const recordValueErrors = new Set(['JSON_PARSER_ERROR', 'INVALID_TYPE_ON_FIELD_IN_RECORD']);
+
+/** A delete of a record that is already gone has reached its goal. */
+const alreadyDeletedErrors = new Set(['ENTITY_IS_DELETED', 'NOT_FOUND', 'INVALID_CROSS_REFERENCE_KEY']);
+
+export function createSalesforceDestination(
+  connection: SalesforceConnection,
+  sync: SalesforceSyncOptions & { id: string; primaryKey: string },
+): SalesforceDestination {
+  const session = new SalesforceSession(connection, sync.id);
+  const objectPath = encodeURIComponent(sync.object);
+  const upsertPath = `/composite/sobjects/${objectPath}/${encodeURIComponent(sync.externalId.to)}`;
+
+  const fatal = (message: string, cause?: unknown) => new FatalDestinationError(message, { cause });
+
+  const interpretRequestError = (err: unknown): unknown => {
+    if (!(err instanceof SalesforceApiError)) return err;
+    if (err.errorCode === 'INVALID_FIELD') {
+      return fatal(
+        `Salesforce rejected a mapped field of ${sync.object} (sync ${sync.id}, key mapping): ${err.message}. Fix the mapping (or externalId.to) or create the field in Salesforce`,
+        err,
+      );
+    }
+    if (err.errorCode === 'NOT_FOUND') {
+      return fatal(
+        `Salesforce object '${sync.object}' or its external id field '${sync.externalId.to}' was not found (sync ${sync.id}, keys object and externalId.to): ${err.message}. Check both API names in Salesforce Setup`,
+        err,
+      );
+    }
+    return fatal(`Salesforce rejected a request of sync ${sync.id} with ${err.errorCode}: ${err.message}`, err);
+  };
+
+  const upsertChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
+    ctx.heartbeat();
+    let results: SaveResult[];
+    try {
+      results = await session.request<SaveResult[]>('PATCH', upsertPath, {
+        allOrNone: false,
+        records: chunk.map((record) => ({ attributes: { type: sync.object }, ...record.payload })),
+      });
+    } catch (err) {
+      // Salesforce parses the whole body before saving anything, so one bad value fails the request;
+      // halving the chunk isolates that record at a cost of about log2(n) extra requests.
+      if (err instanceof SalesforceApiError && recordValueErrors.has(err.errorCode)) {
+        if (chunk.length === 1) {
+          const only = chunk[0] as RecordToDeliver;
+          return [{ key: only.key, status: 'failed', errorCode: err.errorCode, errorMessage: err.message }];
+        }
+        const middle = Math.ceil(chunk.length / 2);
+        return [...(await upsertChunk(chunk.slice(0, middle), ctx)), ...(await upsertChunk(chunk.slice(middle), ctx))];
+      }
+      throw interpretRequestError(err);
+    }
+    return toOutcomes(chunk, results, false);
+  };
+
+  const deleteChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
+    ctx.heartbeat();
+    const ids = chunk.map((record) => encodeURIComponent(record.destinationId as string)).join(',');
+    let results: SaveResult[];
+    try {
+      results = await session.request<SaveResult[]>('DELETE', `/composite/sobjects?ids=${ids}&allOrNone=false`);
+    } catch (err) {
+      throw interpretRequestError(err);
+    }
+    return toOutcomes(chunk, results, true);
+  };
+
+  const toOutcomes = (chunk: RecordToDeliver[], results: SaveResult[], isDelete: boolean): RecordOutcome[] => {
+    if (!Array.isArray(results) || results.length !== chunk.length) {
+      throw new TransientDestinationError(
+        `Salesforce returned ${Array.isArray(results) ? results.length : 'no'} results for ${chunk.length} records; the batch will be retried`,
+      );
+    }
+    return chunk.map((record, i): RecordOutcome => {
+      const result = results[i] as SaveResult;
+      const alreadyGone =
+        isDelete && result.errors.length > 0 && result.errors.every((e) => alreadyDeletedErrors.has(e.statusCode));
+      if (result.success || alreadyGone) {
+        return isDelete
+          ? { key: record.key, status: 'succeeded', destinationId: record.destinationId }
+          : { key: record.key, status: 'succeeded', destinationId: result.id, created: result.created === true };
+      }
+      const first = result.errors[0];
+      const fields = [...new Set(result.errors.flatMap((e) => e.fields ?? []))];
+      return {
+        key: record.key,
+        status: 'failed',
+        errorCode: first?.statusCode ?? 'UNKNOWN_EXCEPTION',
+        errorMessage:
+          result.errors.map((e) => e.message).join('; ') || 'Salesforce rejected the record without a message',
+        ...(fields.length > 0 ? { fields } : {}),
+      };
+    });
+  };
+
+  return {
+    limits: {
+      batchSize: connection.limits?.batchSize ?? collectionLimit,
+      maxConcurrency: connection.limits?.maxConcurrency ?? 4,
+      requestsPerSecond: connection.limits?.requestsPerSecond ?? 10,
+    },
+
+    apiUsage: () => session.apiUsage(),
+
+    async check() {
+      let fields: DescribeField[];
+      try {
+        ({ fields } = await session.request<{ fields: DescribeField[] }>('GET', `/sobjects/${objectPath}/describe`));
+      } catch (err) {
+        if (err instanceof SalesforceApiError && err.errorCode === 'NOT_FOUND') {
+          const { sobjects } = await session.request<{ sobjects: Array<{ name: string }> }>('GET', '/sobjects');
+          const candidates = closestNames(
+            sync.object,
+            sobjects.map((o) => o.name),
+          );
+          throw fatal(
+            `Salesforce object '${sync.object}' does not exist (sync ${sync.id}, key object).${didYouMean(candidates)} ` +
+              'Use the API name of the object (custom objects end in __c) and check that the integration user can see it',
+            err,
+          );
+        }
+        throw interpretRequestError(err);
+      }
+      const byName = new Map(fields.map((f) => [f.name.toLowerCase(), f]));
+      const names = fields.map((f) => f.name);
+      const problems: string[] = [];
+      const extField = byName.get(sync.externalId.to.toLowerCase());
+      if (!extField) {
+        problems.push(
+          `externalId.to: field '${sync.externalId.to}' does not exist on ${sync.object}.${didYouMean(closestNames(sync.externalId.to, names))}`,
+        );
+      } else if (!extField.externalId && extField.type !== 'id') {
+        const externalIds = fields.filter((f) => f.externalId).map((f) => f.name);
+        problems.push(
+          `externalId.to: field '${extField.name}' of ${sync.object} is not an External ID field, so Salesforce cannot upsert by it. ` +
+            (externalIds.length > 0
+              ? `External ID fields: ${externalIds.join(', ')}.`
+              : `Mark a unique field of ${sync.object} as External ID in Setup.`),
+        );
+      }
+      for (const [column, fieldName] of Object.entries(sync.mapping)) {
+        const field = byName.get(fieldName.toLowerCase());
+        if (!field) {
+          problems.push(
+            `mapping.${column}: field '${fieldName}' does not exist on ${sync.object}.${didYouMean(closestNames(fieldName, names))}`,
+          );
+        } else if (!field.createable && !field.updateable) {
+          problems.push(
+            `mapping.${column}: field '${field.name}' of ${sync.object} is read-only; map the column to a writable field or remove it`,
+          );
+        }
+      }
+      if (problems.length > 0) {
+        throw fatal(
+          `The Salesforce fields of sync ${sync.id} do not match ${sync.object}:\n  - ${problems.join('\n  - ')}`,
+        );
+      }
+    },
+
+    prepare(row: Row): PreparedRecord {
+      const rawKey = row[sync.externalId.from];
+      if (rawKey === null || rawKey === undefined || rawKey === '') {
+        throw new RecordPreparationError(
+          `Column '${sync.externalId.from}' is empty, and Salesforce needs it as the external id (${sync.externalId.to}) to upsert the row`,
+          'MISSING_EXTERNAL_ID',
+        );
+      }
+      const key = String(rawKey);
+      const payload: Record<string, unknown> = { [sync.externalId.to]: key };
+      for (const [column, field] of Object.entries(sync.mapping)) {
+        // null is sent as null on purpose: Salesforce clears the field, matching the model.
+        payload[field] = toJsonValue(row[column]);
+      }
+      return { key, payload };
+    },
+
+    async deliver(records: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> {
+      const outcomes = new Map<RecordToDeliver, RecordOutcome>();
+      const upserts = records.filter((r) => r.operation === 'upsert');
+      const deletes = records.filter((r) => r.operation === 'delete' && r.destinationId !== null);
+      for (const record of records) {
+        // Never delivered, so there is nothing in Salesforce to delete.
+        if (record.operation === 'delete' && record.destinationId === null)
+          outcomes.set(record, { key: record.key, status: 'succeeded', destinationId: null });
+      }
+      for (let i = 0; i < upserts.length; i += collectionLimit) {
+        const chunk = upserts.slice(i, i + collectionLimit);
+        (await upsertChunk(chunk, ctx)).forEach((outcome, j) => outcomes.set(chunk[j] as RecordToDeliver, outcome));
+      }
+      for (let i = 0; i < deletes.length; i += collectionLimit) {
+        const chunk = deletes.slice(i, i + collectionLimit);
+        (await deleteChunk(chunk, ctx)).forEach((outcome, j) => outcomes.set(chunk[j] as RecordToDeliver, outcome));
+      }
+      return records.map((record) => outcomes.get(record) as RecordOutcome);
+    },
+
+    async close() {},
+  };
+}
+
+export const salesforceConnector: DestinationConnector<SalesforceConnection, SalesforceSyncOptions> = {
+  type: 'salesforce',
+  connectionSchema: salesforceConnectionSchema,
+  syncOptionsSchema: salesforceSyncOptionsSchema,
+
+  staticCheck({ sync, modelColumns }) {
+    const problems: Array<{ path: (string | number)[]; message: string; hint?: string }> = [];
+    const targets = new Map<string, string>();
+    for (const [column, field] of Object.entries(sync.mapping)) {
+      const previous = targets.get(field.toLowerCase());
+      if (previous !== undefined) {
+        problems.push({
+          path: ['mapping', column],
+          message: `Columns '${previous}' and '${column}' both map to Salesforce field '${field}'`,
+          hint: 'Map each field from one column only',
+        });
+      } else if (field.toLowerCase() === sync.externalId.to.toLowerCase()) {
+        problems.push({
+          path: ['mapping', column],
+          message: `Column '${column}' maps to '${field}', which externalId.to already fills from '${sync.externalId.from}'`,
+          hint: 'Remove this mapping entry; the external id field is set from externalId.from',
+        });
+      }
+      targets.set(field.toLowerCase(), column);
+    }
+    if (modelColumns) {
+      const hint = `Columns the model selects: ${modelColumns.join(', ')}`;
+      if (!modelColumns.includes(sync.externalId.from)) {
+        problems.push({
+          path: ['externalId', 'from'],
+          message: `Column '${sync.externalId.from}' is not selected by the model`,
+          hint,
+        });
+      }
+      for (const column of Object.keys(sync.mapping)) {
+        if (!modelColumns.includes(column))
+          problems.push({
+            path: ['mapping', column],
+            message: `Column '${column}' is not selected by the model`,
+            hint,
+          });
+      }
+    }
+    return problems;
+  },
+
+  create: ({ connection, sync }) => createSalesforceDestination(connection, sync),
+};
+
+function didYouMean(candidates: string[]): string {
+  return candidates.length > 0 ? ` Did you mean ${candidates.map((c) => `'${c}'`).join(' or ')}?` : '';
+}
+
+/** Values sent as JSON: dates as ISO strings, big integers as numbers when exact, otherwise strings. */
+function toJsonValue(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}

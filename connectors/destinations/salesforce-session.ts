@@ -1,0 +1,236 @@
+/**
+ * One authorised Salesforce REST session, built on jsforce: authorises (client credentials or a
+ * given access token), sends REST requests, keeps the API usage reported by `Sforce-Limit-Info`,
+ * and turns failures into ebb's destination errors.
+ *
+ * Requests go through jsforce's HttpApi rather than `conn.request` so that the status and headers
+ * of error responses (Retry-After) are visible, and with jsforce's own retries switched off:
+ * Temporal owns retries, and jsforce would otherwise wait up to ~15 s per GET/DELETE on 5xx.
+ */
+import { Connection, type Schema } from 'jsforce';
+import { HttpApi } from 'jsforce/lib/http-api';
+import { FatalDestinationError, TransientDestinationError } from './destination';
+
+export interface SalesforceSessionConfig {
+  loginUrl?: string | undefined;
+  instanceUrl?: string | undefined;
+  apiVersion: string;
+  auth: { clientId: string; clientSecret: string } | { accessToken: string };
+}
+
+export interface ApiUsage {
+  used: number;
+  limit: number;
+}
+
+/** An error response Salesforce gave to a whole request, for the caller to interpret in context. */
+export class SalesforceApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'SalesforceApiError';
+  }
+}
+
+/**
+ * jsforce refreshes a session on 401 through a refresh token, which the client credentials flow
+ * never issues, so it would fail with "No refresh token found"; we re-authorise ourselves instead.
+ */
+class SingleAttemptHttpApi extends HttpApi<Schema> {
+  override getRefreshDelegate(): undefined {
+    return undefined;
+  }
+}
+
+const requestTimeoutMs = 120_000;
+
+/** OAuth error codes that mean the configuration is wrong, not that the service is struggling. */
+const credentialErrors = new Set([
+  'invalid_client_id',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_request',
+  'inactive_user',
+  'inactive_org',
+]);
+
+/** Network failure codes from node-fetch and node's sockets: the request may not have reached Salesforce. */
+const networkErrorCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
+
+export class SalesforceSession {
+  private connecting: Promise<Connection> | null = null;
+  private usage: ApiUsage | null = null;
+
+  /** @param syncId names the sync in error messages, so a person knows which config to fix. */
+  constructor(
+    private readonly config: SalesforceSessionConfig,
+    private readonly syncId: string,
+  ) {}
+
+  /** Daily API usage from the latest response, or null before the first response. */
+  apiUsage(): ApiUsage | null {
+    return this.usage;
+  }
+
+  /**
+   * Sends a request to a path under `/services/data/vXX.X`. Throws TransientDestinationError for
+   * 5xx, 429, REQUEST_LIMIT_EXCEEDED and network failures, FatalDestinationError for credentials
+   * Salesforce rejects, and SalesforceApiError for any other error response.
+   */
+  async request<T>(method: 'GET' | 'PATCH' | 'DELETE' | 'POST', path: string, body?: unknown): Promise<T> {
+    try {
+      return await this.send<T>(await this.connection(), method, path, body);
+    } catch (err) {
+      // An expired session is renewed once; a token that is refused right after issue is a config problem.
+      if (
+        err instanceof SalesforceApiError &&
+        err.errorCode === 'INVALID_SESSION_ID' &&
+        'clientId' in this.config.auth
+      ) {
+        this.connecting = null;
+        try {
+          return await this.send<T>(await this.connection(), method, path, body);
+        } catch (retryErr) {
+          throw this.classify(retryErr);
+        }
+      }
+      throw this.classify(err);
+    }
+  }
+
+  private connection(): Promise<Connection> {
+    if (!this.connecting) {
+      this.connecting = this.authorize();
+      // A failed authorisation must not be cached: the next call tries again.
+      this.connecting.catch(() => {
+        this.connecting = null;
+      });
+    }
+    return this.connecting;
+  }
+
+  private async authorize(): Promise<Connection> {
+    const { auth, apiVersion: version } = this.config;
+    if ('accessToken' in auth) {
+      return new Connection({ instanceUrl: this.config.instanceUrl, accessToken: auth.accessToken, version });
+    }
+    const loginUrl = this.config.loginUrl ?? this.config.instanceUrl;
+    const conn = new Connection({
+      oauth2: { loginUrl, clientId: auth.clientId, clientSecret: auth.clientSecret },
+      version,
+    });
+    try {
+      await conn.authorize({ grant_type: 'client_credentials' });
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      const detail = err instanceof Error ? err.message : String(err);
+      if (credentialErrors.has(name)) {
+        const domainHint = /not supported on this domain/i.test(detail)
+          ? ' The client credentials flow only works on your My Domain URL (https://<domain>.my.salesforce.com): set loginUrl to it.'
+          : '';
+        throw new FatalDestinationError(
+          `Salesforce refused the client credentials of sync ${this.syncId} at ${loginUrl} (${name}: ${detail}). ` +
+            `Fix auth.clientId / auth.clientSecret of its Salesforce destination (the connected app's consumer key and secret) ` +
+            `and check that the connected app enables the client credentials flow with a run-as user.${domainHint}`,
+          { cause: err },
+        );
+      }
+      // Anything else (5xx, throttling, a dropped connection) is the token endpoint having trouble.
+      throw new TransientDestinationError(
+        `Could not obtain a Salesforce session from ${loginUrl}: ${detail || name || 'no response'}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return conn;
+  }
+
+  private async send<T>(conn: Connection, method: string, path: string, body: unknown): Promise<T> {
+    const api = new SingleAttemptHttpApi(conn, { retry: { maxRetries: 0 }, timeout: requestTimeoutMs });
+    let headers: Record<string, string> = {};
+    let status = 0;
+    api.on('response', (response: { statusCode: number; headers: Record<string, string> }) => {
+      status = response.statusCode;
+      headers = response.headers;
+      const usage = /api-usage=(\d+)\/(\d+)/.exec(headers['sforce-limit-info'] ?? '');
+      if (usage?.[1] && usage[2]) {
+        this.usage = { used: Number(usage[1]), limit: Number(usage[2]) };
+        conn.limitInfo = { apiUsage: this.usage };
+      }
+    });
+    try {
+      return await api.request<T>({
+        method: method as 'GET',
+        url: `${conn.instanceUrl}/services/data/v${conn.version}${path}`,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+    } catch (err) {
+      if (status >= 400 && err instanceof Error) {
+        const errorCode = (err as { errorCode?: string }).errorCode ?? `ERROR_HTTP_${status}`;
+        throw new SalesforceApiError(status, errorCode, err.message, retryAfterMs(headers['retry-after']));
+      }
+      throw err;
+    }
+  }
+
+  private classify(err: unknown): unknown {
+    if (err instanceof SalesforceApiError) {
+      if (err.status >= 500 || err.status === 429 || err.errorCode === 'REQUEST_LIMIT_EXCEEDED') {
+        return new TransientDestinationError(`Salesforce answered ${err.status} ${err.errorCode}: ${err.message}`, {
+          cause: err,
+          retryAfterMs: err.retryAfterMs,
+        });
+      }
+      if (err.errorCode === 'INVALID_SESSION_ID') {
+        return new FatalDestinationError(
+          'accessToken' in this.config.auth
+            ? `Salesforce rejected the access token of sync ${this.syncId} (INVALID_SESSION_ID: ${err.message}). Replace auth.accessToken of its Salesforce destination with a valid token for ${this.config.instanceUrl}, or use auth.clientId/clientSecret so ebb can renew sessions itself.`
+            : `Salesforce rejected a freshly issued session of sync ${this.syncId} (INVALID_SESSION_ID: ${err.message}). Check that the connected app's run-as user has API access.`,
+          { cause: err },
+        );
+      }
+      return err;
+    }
+    if (isNetworkError(err)) {
+      const message = err instanceof Error ? err.message : String(err);
+      return new TransientDestinationError(`Could not reach Salesforce: ${message}`, { cause: err });
+    }
+    return err;
+  }
+}
+
+function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && networkErrorCodes.has(code)) return true;
+  if (err.name === 'FetchError' || err.name === 'AbortError') return true;
+  return /socket hang up|fetch failed|ECONNRESET|ECONNREFUSED|network timeout|ERROR_HTTP_5\d\d/i.test(
+    `${err.name} ${err.message}`,
+  );
+}
+
+/** Retry-After is either delay-seconds or an HTTP date. */
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}

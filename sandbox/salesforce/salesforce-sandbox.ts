@@ -1,0 +1,404 @@
+/**
+ * A local Salesforce org over HTTP, faithful to the public REST API for what ebb uses: OAuth 2.0
+ * client credentials, describe, sObject Collections upsert and delete, limits, the
+ * `Sforce-Limit-Info` header, the daily request budget, and injectable faults.
+ *
+ *   const sf = await startSalesforceSandbox({ port: 0 });
+ *   const conn = new Connection({ oauth2: { loginUrl: sf.url, clientId: sf.clientId, clientSecret: sf.clientSecret }, version: '60.0' });
+ *   await conn.authorize({ grant_type: 'client_credentials' });
+ *   sf.injectFaults({ serverUnavailable: 1 });   // the next request answers 503
+ *   sf.records('Account');                       // what landed
+ *   await sf.close();
+ *
+ * The same inspection is available over HTTP for other processes: GET /__sandbox/records/{T},
+ * GET /__sandbox/stats, POST /__sandbox/faults (body: SalesforceSandboxFaults), POST /__sandbox/reset.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from './salesforce-objects';
+import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './salesforce-org';
+import { salesforceId } from './salesforce-record-ids';
+
+export interface SalesforceSandboxFaults {
+  /** Answer the next N requests with 503 SERVER_UNAVAILABLE. */
+  serverUnavailable?: number;
+  /** Answer the next N requests with 429 and a Retry-After header (burst throttling). */
+  throttled?: number;
+  /** Retry-After seconds sent with throttled answers (default 1). */
+  retryAfterSeconds?: number;
+  /** Destroy the socket of the next N requests without answering. */
+  dropConnection?: number;
+  /** Delay before answering every request, in milliseconds. */
+  latencyMs?: number;
+  /** Daily API request budget reported in Sforce-Limit-Info (default 100000). */
+  dailyApiLimit?: number;
+  /** API requests already used today; set it near the limit to test budget exhaustion. */
+  apiUsed?: number;
+  /** Invalidate every access token issued so far (the static token too), as when a session expires. */
+  expireSessions?: boolean;
+}
+
+export interface SalesforceSandboxOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** A token accepted without any OAuth exchange, for `auth: { accessToken }` configs. */
+  accessToken?: string;
+  /** The org's sObjects; defaults to Account and Contact with ebb's demo custom fields. */
+  objects?: SalesforceObjectDefinition[];
+  /** JSON file the records are kept in, so a restarted sandbox keeps them. */
+  file?: string;
+  faults?: SalesforceSandboxFaults;
+}
+
+export interface SalesforceSandboxStats {
+  total: number;
+  tokenRequests: number;
+  versionsRequests: number;
+  describeRequests: number;
+  limitsRequests: number;
+  upsertRequests: number;
+  deleteRequests: number;
+  recordsUpserted: number;
+  recordsCreated: number;
+  recordsDeleted: number;
+  recordsFailed: number;
+  /** Requests answered with an error status (auth, limits, malformed requests, injected faults). */
+  rejectedRequests: number;
+  droppedConnections: number;
+}
+
+export interface SalesforceSandbox {
+  /** Base URL, used both as OAuth loginUrl and as instance_url. */
+  readonly url: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly accessToken: string;
+  records(type: string): SalesforceRecord[];
+  stats(): SalesforceSandboxStats;
+  injectFaults(faults: SalesforceSandboxFaults): void;
+  /** Deletes every record, zeroes stats and API usage, clears faults. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const minVersion = 31;
+const maxVersion = 62;
+const orgId = salesforceId('00D', 1);
+const userId = salesforceId('005', 1);
+
+const emptyStats = (): SalesforceSandboxStats => ({
+  total: 0,
+  tokenRequests: 0,
+  versionsRequests: 0,
+  describeRequests: 0,
+  limitsRequests: 0,
+  upsertRequests: 0,
+  deleteRequests: 0,
+  recordsUpserted: 0,
+  recordsCreated: 0,
+  recordsDeleted: 0,
+  recordsFailed: 0,
+  rejectedRequests: 0,
+  droppedConnections: 0,
+});
+
+export async function startSalesforceSandbox(options: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
+  const clientId = options.clientId ?? 'ebb-sandbox-client-id';
+  const clientSecret = options.clientSecret ?? 'ebb-sandbox-client-secret';
+  const staticToken = options.accessToken ?? `${orgId.slice(0, 15)}!ebb-sandbox-static-token`;
+  const org = new SalesforceOrg(options.objects ?? defaultObjects, options.file);
+  const tokens = new Set<string>([staticToken]);
+  let stats = emptyStats();
+  let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions'>> = {
+    serverUnavailable: 0,
+    throttled: 0,
+    retryAfterSeconds: 1,
+    dropConnection: 0,
+    latencyMs: 0,
+    dailyApiLimit: 100_000,
+    apiUsed: 0,
+  };
+  let baseUrl = '';
+
+  const applyFaults = (next: SalesforceSandboxFaults) => {
+    const { expireSessions, ...rest } = next;
+    faults = { ...faults, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    if (expireSessions) tokens.clear();
+  };
+  if (options.faults) applyFaults(options.faults);
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    if (status >= 400) stats.rejectedRequests++;
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json;charset=UTF-8',
+      'Sforce-Limit-Info': `api-usage=${faults.apiUsed}/${faults.dailyApiLimit}`,
+      'Content-Length': Buffer.byteLength(text),
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  const handleInspection = (req: IncomingMessage, res: ServerResponse, path: string, body: string) => {
+    const reply = (status: number, value: unknown) => {
+      res.writeHead(status, { 'Content-Type': 'application/json;charset=UTF-8' });
+      res.end(JSON.stringify(value));
+    };
+    const recordsMatch = /^\/__sandbox\/records\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && recordsMatch?.[1]) return reply(200, org.records(decodeURIComponent(recordsMatch[1])));
+    if (req.method === 'GET' && path === '/__sandbox/stats')
+      return reply(200, { ...stats, apiUsed: faults.apiUsed, dailyApiLimit: faults.dailyApiLimit });
+    if (req.method === 'POST' && path === '/__sandbox/faults') {
+      applyFaults(body ? (JSON.parse(body) as SalesforceSandboxFaults) : {});
+      return reply(200, faults);
+    }
+    if (req.method === 'POST' && path === '/__sandbox/reset') {
+      sandbox.reset();
+      return reply(200, { ok: true });
+    }
+    return reply(404, { error: `No sandbox endpoint ${req.method} ${path}` });
+  };
+
+  const handleToken = (req: IncomingMessage, res: ServerResponse, body: string) => {
+    stats.tokenRequests++;
+    const params = new URLSearchParams(body);
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [basicId, basicSecret] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
+    const grantType = params.get('grant_type');
+    const givenId = params.get('client_id') ?? basicId;
+    const givenSecret = params.get('client_secret') ?? basicSecret;
+    if (grantType !== 'client_credentials') {
+      return send(res, 400, { error: 'unsupported_grant_type', error_description: 'grant type not supported' });
+    }
+    if (givenId !== clientId)
+      return send(res, 400, { error: 'invalid_client_id', error_description: 'client identifier invalid' });
+    if (givenSecret !== clientSecret)
+      return send(res, 400, { error: 'invalid_client', error_description: 'invalid client credentials' });
+    const accessToken = `${orgId.slice(0, 15)}!${randomBytes(48).toString('base64url')}`;
+    tokens.add(accessToken);
+    const issuedAt = String(Date.now());
+    send(res, 200, {
+      access_token: accessToken,
+      signature: randomBytes(32).toString('base64'),
+      scope: 'api',
+      instance_url: baseUrl,
+      id: `${baseUrl}/id/${orgId}/${userId}`,
+      token_type: 'Bearer',
+      issued_at: issuedAt,
+    });
+  };
+
+  const handleData = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+  ) => {
+    const versionMatch = /^\/services\/data\/v(\d+)\.0(\/.*)?$/.exec(path);
+    const version = Number(versionMatch?.[1]);
+    if (!versionMatch || version < minVersion || version > maxVersion) {
+      return send(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+    }
+    const token = /^(?:Bearer|OAuth) (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!token || !tokens.has(token)) {
+      return send(res, 401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
+    }
+    if (faults.apiUsed >= faults.dailyApiLimit) {
+      return send(res, 403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    }
+    faults.apiUsed++;
+    const versionString = `${version}.0`;
+    const rest = versionMatch[2] ?? '';
+
+    const describeMatch = /^\/sobjects\/([^/]+)\/describe\/?$/.exec(rest);
+    if (req.method === 'GET' && describeMatch?.[1]) {
+      stats.describeRequests++;
+      const definition = org.definition(decodeURIComponent(describeMatch[1]));
+      if (!definition)
+        return send(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+      return send(res, 200, describeSObject(definition, baseUrl, versionString));
+    }
+    if (req.method === 'GET' && /^\/sobjects\/?$/.test(rest)) {
+      stats.describeRequests++;
+      return send(res, 200, {
+        encoding: 'UTF-8',
+        maxBatchSize: 200,
+        sobjects: org.definitions().map((d) => ({
+          name: d.name,
+          label: d.label ?? d.name,
+          keyPrefix: d.keyPrefix,
+          custom: d.name.endsWith('__c'),
+          createable: true,
+          updateable: true,
+          deletable: true,
+          queryable: true,
+          urls: {
+            sobject: `/services/data/v${versionString}/sobjects/${d.name}`,
+            describe: `/services/data/v${versionString}/sobjects/${d.name}/describe`,
+          },
+        })),
+      });
+    }
+    if (req.method === 'GET' && rest === '/limits') {
+      stats.limitsRequests++;
+      return send(res, 200, {
+        DailyApiRequests: { Max: faults.dailyApiLimit, Remaining: Math.max(0, faults.dailyApiLimit - faults.apiUsed) },
+        DailyBulkV2QueryJobs: { Max: 10000, Remaining: 10000 },
+        DailyBulkApiBatches: { Max: 15000, Remaining: 15000 },
+      });
+    }
+    const upsertMatch = /^\/composite\/sobjects\/([^/]+)\/([^/]+)\/?$/.exec(rest);
+    if (req.method === 'PATCH' && upsertMatch?.[1] && upsertMatch[2]) {
+      stats.upsertRequests++;
+      const results = org.upsert(
+        decodeURIComponent(upsertMatch[1]),
+        decodeURIComponent(upsertMatch[2]),
+        parseJson(body),
+      );
+      for (const result of results) {
+        if (!result.success) stats.recordsFailed++;
+        else {
+          stats.recordsUpserted++;
+          if (result.created) stats.recordsCreated++;
+        }
+      }
+      return send(res, 200, results);
+    }
+    if (req.method === 'DELETE' && /^\/composite\/sobjects\/?$/.test(rest)) {
+      stats.deleteRequests++;
+      const ids = (query.get('ids') ?? '').split(',').filter((id) => id !== '');
+      const results = org.delete(ids, query.get('allOrNone') === 'true');
+      for (const result of results) {
+        if (result.success) stats.recordsDeleted++;
+        else stats.recordsFailed++;
+      }
+      return send(res, 200, results);
+    }
+    return send(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', baseUrl);
+    const path = url.pathname;
+    const body = await readBody(req);
+    if (path.startsWith('/__sandbox/')) return handleInspection(req, res, path, body);
+
+    stats.total++;
+    if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    if (faults.dropConnection > 0) {
+      faults.dropConnection--;
+      stats.droppedConnections++;
+      req.socket.destroy();
+      return;
+    }
+    if (faults.serverUnavailable > 0) {
+      faults.serverUnavailable--;
+      return send(res, 503, [
+        { errorCode: 'SERVER_UNAVAILABLE', message: 'Server temporarily unavailable. Please try again later.' },
+      ]);
+    }
+    if (faults.throttled > 0) {
+      faults.throttled--;
+      return send(
+        res,
+        429,
+        [
+          {
+            errorCode: 'REQUEST_LIMIT_EXCEEDED',
+            message: 'Too many requests. Please retry after the delay in the Retry-After header.',
+          },
+        ],
+        {
+          'Retry-After': String(faults.retryAfterSeconds),
+        },
+      );
+    }
+
+    if (req.method === 'POST' && path === '/services/oauth2/token') return handleToken(req, res, body);
+    if (req.method === 'GET' && (path === '/services/data' || path === '/services/data/')) {
+      stats.versionsRequests++;
+      return send(res, 200, apiVersions());
+    }
+    if (path.startsWith('/services/data/')) return handleData(req, res, path, url.searchParams, body);
+    return send(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof SalesforceRequestError) return send(res, err.status, err.body());
+      send(res, 500, [{ errorCode: 'UNKNOWN_EXCEPTION', message: err instanceof Error ? err.message : String(err) }]);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
+
+  const sandbox: SalesforceSandbox = {
+    url: baseUrl,
+    port,
+    clientId,
+    clientSecret,
+    accessToken: staticToken,
+    records: (type) => org.records(type),
+    stats: () => ({ ...stats }),
+    injectFaults: applyFaults,
+    reset: () => {
+      org.reset();
+      stats = emptyStats();
+      faults = { ...faults, serverUnavailable: 0, throttled: 0, dropConnection: 0, latencyMs: 0, apiUsed: 0 };
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+  return sandbox;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    throw new SalesforceRequestError(
+      400,
+      'JSON_PARSER_ERROR',
+      `Unexpected character in request body: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Release names follow Salesforce's cadence: 60.0 is Spring '24, then Summer, Winter (named for the next year). */
+function apiVersions(): Array<{ label: string; url: string; version: string }> {
+  const seasons = ['Spring', 'Summer', 'Winter'] as const;
+  const versions = [];
+  for (let v = minVersion; v <= maxVersion; v++) {
+    const offset = v - 60;
+    const season = seasons[((offset % 3) + 3) % 3] as (typeof seasons)[number];
+    const year = 24 + Math.floor(offset / 3) + (season === 'Winter' ? 1 : 0);
+    versions.push({
+      label: `${season} '${String(year).padStart(2, '0')}`,
+      url: `/services/data/v${v}.0`,
+      version: `${v}.0`,
+    });
+  }
+  return versions;
+}
