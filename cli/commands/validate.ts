@@ -1,0 +1,34 @@
+/** `ebb validate`: every config problem at once, each with its place in the file and a fix. */
+import { ExitError } from '../exit-error';
+import { formatProblem } from '../../config/config-problem';
+import { loadConfig } from '../../config/load-config';
+
+export interface ValidateOptions {
+  file: string;
+  /** Print `{ ok, problems, summary }` instead of text. */
+  json?: boolean;
+}
+
+export async function validateCommand(options: ValidateOptions): Promise<void> {
+  const { config, problems } = loadConfig(options.file);
+  const summary = config
+    ? {
+        sources: Object.keys(config.sources).length,
+        destinations: Object.keys(config.destinations).length,
+        models: Object.keys(config.models).length,
+        syncs: Object.keys(config.syncs).length,
+      }
+    : null;
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems, summary }, null, 2)}\n`);
+  } else if (summary) {
+    process.stdout.write(
+      `ok: ${summary.sources} sources, ${summary.destinations} destinations, ${summary.models} models, ${summary.syncs} syncs\n`,
+    );
+  } else {
+    for (const problem of problems) process.stdout.write(`${formatProblem(options.file, problem)}\n`);
+    process.stdout.write(`${problems.length} ${problems.length === 1 ? 'error' : 'errors'}\n`);
+  }
+  if (problems.length > 0) throw new ExitError(1);
+}

@@ -1,0 +1,30 @@
+/**
+ * Environment variables that override ebb.yaml, so one config file serves a laptop and a
+ * docker-compose deployment (where EBB_TEMPORAL_ADDRESS=temporal:7233 and the state is Postgres).
+ */
+import type { EbbConfig } from './schema';
+
+export const ENVIRONMENT_OVERRIDES = {
+  EBB_TEMPORAL_ADDRESS: 'temporal.address',
+  EBB_TEMPORAL_NAMESPACE: 'temporal.namespace',
+  EBB_STATE_PATH: 'state.path',
+  EBB_STATE_URL: 'state.url',
+} as const;
+
+export function applyEnvironmentOverrides(
+  config: EbbConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): EbbConfig {
+  const set = (name: keyof typeof ENVIRONMENT_OVERRIDES): string | undefined => (env[name] ? env[name] : undefined);
+  return {
+    ...config,
+    temporal: {
+      address: set('EBB_TEMPORAL_ADDRESS') ?? config.temporal.address,
+      namespace: set('EBB_TEMPORAL_NAMESPACE') ?? config.temporal.namespace,
+    },
+    state: {
+      path: set('EBB_STATE_PATH') ?? config.state.path,
+      ...((set('EBB_STATE_URL') ?? config.state.url) ? { url: set('EBB_STATE_URL') ?? config.state.url } : {}),
+    },
+  };
+}

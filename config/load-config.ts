@@ -1,0 +1,219 @@
+/**
+ * Loads ebb.yaml: YAML (with positions), `${VAR}` interpolation, schema, cross-references and
+ * connector checks, reporting every problem at once with its path, line and a hint.
+ *
+ *   const { config, problems } = loadConfig('ebb.yaml');
+ *   const config = loadConfigOrThrow('ebb.yaml');          // ConfigError listing every problem
+ *   const { sync, model, source, destination, connector } = resolveSync(config, 'accounts-to-sf');
+ */
+import fs from 'node:fs';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { knownNamesHint } from './closest-name';
+import { ConfigError, UnknownSyncError, type ConfigProblem, type UnplacedProblem } from './config-problem';
+import type { DestinationConnector } from '../connectors/destinations/destination';
+import { destinationConnectors } from '../connectors/destinations/registry';
+import { checkCrossReferences } from './cross-references';
+import { applyEnvironmentOverrides } from './environment-overrides';
+import { interpolate } from './interpolate';
+import {
+  BASE_SYNC_KEYS,
+  ebbConfigSchema,
+  type DestinationConnection,
+  type EbbConfig,
+  type ModelConfig,
+  type SourceConfig,
+  type SyncConfig,
+} from './schema';
+import { checkSyncOptions } from './sync-options';
+import { firstKeyLine, locate, pathAtOffset } from './yaml-locations';
+import { problemsFromZodIssues } from './zod-problems';
+
+export { scheduleIntervalMs } from './schedule';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadConfigOptions {
+  /** Variables for `${VAR}`; defaults to process.env. */
+  env?: Env;
+}
+
+export interface LoadConfigResult {
+  /** Present only when there are no problems. */
+  config?: EbbConfig;
+  problems: ConfigProblem[];
+}
+
+function yamlProblems(doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  return doc.errors.map((error) => {
+    const path = pathAtOffset(doc, error.pos[0]);
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    if (error.code === 'DUPLICATE_KEY') {
+      const key = String(path[path.length - 1] ?? '');
+      const first = firstKeyLine(doc, lineCounter, path.slice(0, -1), key);
+      return {
+        path: path.join('.'),
+        line,
+        column: col,
+        message: `duplicate key '${key}'${first !== undefined && first !== line ? ` (first defined at line ${first})` : ''}`,
+        hint: 'each key may appear once in a mapping: rename or remove one of them',
+      };
+    }
+    return { path: path.join('.'), line, column: col, message: `YAML: ${error.message}` };
+  });
+}
+
+function isUnder(path: readonly (string | number)[], parent: readonly (string | number)[]): boolean {
+  return parent.length <= path.length && parent.every((segment, index) => String(segment) === String(path[index]));
+}
+
+// Secrets arrive through ${VAR}; a connector's message might quote a value, so scrub them all.
+function redact(text: string, secrets: readonly string[]): string {
+  return secrets
+    .filter((secret) => secret.length >= 3)
+    .reduce((result, secret) => result.split(secret).join('***'), text);
+}
+
+/** The connector-specific keys of each sync, parsed by its connector, merged over the base keys. */
+function withSyncOptions(config: EbbConfig, raw: unknown): EbbConfig {
+  const rawSyncs = (raw as { syncs?: Record<string, unknown> }).syncs ?? {};
+  const syncs = Object.fromEntries(
+    Object.entries(config.syncs).map(([id, sync]) => {
+      const connector = connectorOf(config, sync);
+      const options = connector.syncOptionsSchema.parse(rawSyncs[id]) as Record<string, unknown>;
+      const base = Object.fromEntries(
+        Object.entries(sync).filter(([key, value]) => BASE_SYNC_KEYS.includes(key) && value !== undefined),
+      );
+      return [id, { ...options, ...base } as SyncConfig];
+    }),
+  );
+  return { ...config, syncs };
+}
+
+function connectorOf(config: EbbConfig, sync: SyncConfig): DestinationConnector<unknown, unknown> {
+  const type = config.destinations[sync.destination]?.type ?? '';
+  const connector = destinationConnectors[type];
+  if (!connector) throw new Error(`No connector for destination '${sync.destination}' of type '${type}'`);
+  return connector;
+}
+
+/** Validates the text of an ebb.yaml; `loadConfig` reads the file and calls this. */
+export function parseConfig(source: string, options: LoadConfigOptions = {}): LoadConfigResult {
+  const env = options.env ?? process.env;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const problems: ConfigProblem[] = yamlProblems(doc, lineCounter);
+
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) {
+    return {
+      problems: [...problems, { path: '', message: 'the config is empty', hint: 'start from examples/ebb.yaml' }],
+    };
+  }
+  const interpolated = interpolate(raw, env);
+  const parsed = ebbConfigSchema.safeParse(interpolated.value);
+  const missingVariables = interpolated.problems.map((problem) => problem.path);
+  const checks: UnplacedProblem[] = [
+    ...(parsed.success ? [] : problemsFromZodIssues(parsed.error.issues, interpolated.value)),
+    ...checkCrossReferences(interpolated.value),
+    ...checkSyncOptions(interpolated.value),
+  ].filter((problem) => !missingVariables.some((path) => isUnder(problem.path, path)));
+
+  const seen = new Set<string>();
+  for (const problem of [...interpolated.problems, ...checks]) {
+    const path = problem.path.join('.');
+    const message = redact(problem.message, interpolated.substituted);
+    if (seen.has(`${path}\n${message}`)) continue;
+    seen.add(`${path}\n${message}`);
+    const location = locate(doc, lineCounter, problem.path);
+    problems.push({
+      path,
+      ...(location ? { line: location.line, column: location.column } : {}),
+      message,
+      ...(problem.hint ? { hint: redact(problem.hint, interpolated.substituted) } : {}),
+    });
+  }
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+
+  if (problems.length > 0 || !parsed.success) return { problems };
+  return { config: applyEnvironmentOverrides(withSyncOptions(parsed.data, interpolated.value), env), problems };
+}
+
+export function loadConfig(file: string, options: LoadConfigOptions = {}): LoadConfigResult {
+  let source: string;
+  try {
+    source = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    return {
+      problems: [
+        { path: '', message: `cannot read the config: ${reason}`, hint: 'pass the path of your ebb.yaml with --file' },
+      ],
+    };
+  }
+  return parseConfig(source, options);
+}
+
+/** Like loadConfig, but throws a ConfigError listing every problem. */
+export function loadConfigOrThrow(file: string, options: LoadConfigOptions = {}): EbbConfig {
+  const { config, problems } = loadConfig(file, options);
+  if (!config) throw new ConfigError(file, problems);
+  return config;
+}
+
+/**
+ * Checks that need the real columns of each model (from the warehouse): primary key and cursor
+ * columns exist, and each connector's static check (e.g. a mapping naming a missing column).
+ */
+export function checkConfigAgainstColumns(
+  config: EbbConfig,
+  columnsByModel: Readonly<Record<string, readonly string[]>>,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const missingColumn = (path: string, column: string, columns: readonly string[]): ConfigProblem => ({
+    path,
+    message: `column '${column}' is not selected by the model's sql`,
+    hint: knownNamesHint('columns', column, columns),
+  });
+  for (const [name, model] of Object.entries(config.models)) {
+    const columns = columnsByModel[name];
+    if (!columns) continue;
+    if (!columns.includes(model.primaryKey))
+      problems.push(missingColumn(`models.${name}.primaryKey`, model.primaryKey, columns));
+    if (model.cursor !== undefined && !columns.includes(model.cursor)) {
+      problems.push(missingColumn(`models.${name}.cursor`, model.cursor, columns));
+    }
+  }
+  for (const [id, sync] of Object.entries(config.syncs)) {
+    const columns = columnsByModel[sync.model];
+    if (!columns) continue;
+    const found = connectorOf(config, sync).staticCheck?.({ sync, modelColumns: [...columns] }) ?? [];
+    problems.push(...found.map((problem) => ({ ...problem, path: ['syncs', id, ...problem.path].join('.') })));
+  }
+  return problems;
+}
+
+export interface ResolvedSync {
+  /** The sync with its id and its model's primary key, as `connector.create` expects it. */
+  sync: SyncConfig & { id: string; primaryKey: string };
+  model: ModelConfig;
+  source: SourceConfig;
+  destination: { name: string; connection: DestinationConnection };
+  connector: DestinationConnector<unknown, unknown>;
+}
+
+/** Everything one sync needs, looked up from a valid config. Throws UnknownSyncError for an unknown id. */
+export function resolveSync(config: EbbConfig, syncId: string): ResolvedSync {
+  const sync = config.syncs[syncId];
+  if (!sync) throw new UnknownSyncError(syncId, knownNamesHint('syncs', syncId, Object.keys(config.syncs)));
+  // A loaded config has passed the cross-reference checks, so these lookups cannot miss.
+  const model = config.models[sync.model] as ModelConfig;
+  const source = config.sources[model.source] as SourceConfig;
+  const connection = config.destinations[sync.destination] as DestinationConnection;
+  return {
+    sync: { ...sync, id: syncId, primaryKey: model.primaryKey },
+    model,
+    source,
+    destination: { name: sync.destination, connection },
+    connector: connectorOf(config, sync),
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The shape of ebb.yaml as zod schemas; every config type is inferred from here.
+ *
+ * Destination connections are validated by their connector's own `connectionSchema`. Connector
+ * options of a sync depend on the destination it names, so load-config.ts validates them against
+ * `syncOptionsSchema` once the destination is known; here a sync keeps its extra keys as they are.
+ */
+import { z } from 'zod';
+import { knownNamesHint } from './closest-name';
+import { destinationConnectors } from '../connectors/destinations/registry';
+import { cronProblem, parseEvery, type Schedule } from './schedule';
+
+/** Source, destination, model and sync names end up in Temporal workflow ids such as `sync/<id>`. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+
+export const nameSchema = z
+  .string()
+  .regex(NAME_PATTERN, 'names use lowercase letters, digits, - and _, and start with a letter or digit');
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+export const stateSchema = z.strictObject({
+  /** SQLite file of the embedded state store. */
+  path: nonEmpty.default('.ebb/state.sqlite'),
+  /** postgres:// URL of a shared state store; when set, `path` is unused. */
+  url: nonEmpty.optional(),
+});
+
+export const temporalSchema = z.strictObject({
+  address: nonEmpty.default('127.0.0.1:7233'),
+  namespace: nonEmpty.default('default'),
+});
+
+const duckdbSourceSchema = z.strictObject({ type: z.literal('duckdb'), path: nonEmpty });
+const postgresSourceSchema = z.strictObject({ type: z.literal('postgres'), url: nonEmpty });
+const snowflakeSourceSchema = z.strictObject({
+  type: z.literal('snowflake'),
+  account: nonEmpty,
+  username: nonEmpty,
+  password: nonEmpty,
+  warehouse: nonEmpty,
+  database: nonEmpty,
+  schema: nonEmpty,
+  role: nonEmpty.optional(),
+});
+
+export const SOURCE_TYPES = ['duckdb', 'postgres', 'snowflake'] as const;
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  duckdbSourceSchema,
+  postgresSourceSchema,
+  snowflakeSourceSchema,
+]);
+
+/** `destinations.<name>` after its connector's `connectionSchema` accepted it (defaults applied). */
+export type DestinationConnection = { type: string } & Record<string, unknown>;
+
+export const destinationConnectionSchema = z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
+  const connector = destinationConnectors[value.type];
+  if (!connector) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['type'],
+      message: `unknown destination type '${value.type}'`,
+      params: { hint: knownNamesHint('destination types', value.type, Object.keys(destinationConnectors)) },
+    });
+    return z.NEVER;
+  }
+  const parsed = connector.connectionSchema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  return parsed.data as DestinationConnection;
+});
+
+export const modelSchema = z.strictObject({
+  source: nameSchema,
+  /** Column that identifies a row; it becomes the record key at the destination. */
+  primaryKey: nonEmpty,
+  sql: nonEmpty,
+  /** Monotonic column (e.g. updated_at) for `changeDetection: cursor`. */
+  cursor: nonEmpty.optional(),
+});
+
+export const scheduleSchema = z
+  .strictObject({ every: z.string().optional(), cron: z.string().optional() })
+  .superRefine((schedule, ctx) => {
+    if ((schedule.every === undefined) === (schedule.cron === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a schedule needs exactly one of every or cron',
+        params: { hint: 'e.g. { every: 15m } or { cron: "*/15 * * * *" }' },
+      });
+      return;
+    }
+    if (schedule.every !== undefined && parseEvery(schedule.every) === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['every'],
+        message: `'${schedule.every}' is not a duration`,
+        params: { hint: 'write a positive whole number and a unit: 30s, 15m, 2h or 1d' },
+      });
+    }
+    const problem = schedule.cron === undefined ? undefined : cronProblem(schedule.cron);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cron'],
+        message: `'${schedule.cron}' is not a cron expression: ${problem}`,
+        params: { hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "*/15 * * * *"' },
+      });
+    }
+  })
+  .transform((schedule): Schedule =>
+    schedule.every !== undefined ? { every: schedule.every } : { cron: schedule.cron ?? '' },
+  );
+
+export const alertSchema = z.strictObject({
+  /** A slack destination that receives run failures. */
+  destination: nameSchema,
+  channel: nonEmpty,
+  /** Alert when a run leaves at least this many failed records (a failed run always alerts). */
+  failedRecordsThreshold: z.number().int().positive().optional(),
+});
+
+/** Keys every sync has, whatever its destination; the rest belong to the destination's connector. */
+export const baseSyncSchema = z.looseObject({
+  model: nameSchema,
+  destination: nameSchema,
+  /** Destination-specific (see sync-modes.ts); when absent the connector's default applies. */
+  mode: nonEmpty.optional(),
+  /** SQL predicate applied to the model's rows. */
+  filter: nonEmpty.optional(),
+  changeDetection: z.enum(['diff', 'cursor']).default('diff'),
+  schedule: scheduleSchema.optional(),
+  alert: alertSchema.optional(),
+});
+
+export const BASE_SYNC_KEYS: readonly string[] = Object.keys(baseSyncSchema.shape);
+
+export const ebbConfigSchema = z.strictObject({
+  state: stateSchema.default({ path: '.ebb/state.sqlite' }),
+  temporal: temporalSchema.default({ address: '127.0.0.1:7233', namespace: 'default' }),
+  sources: z.record(nameSchema, sourceSchema).default({}),
+  destinations: z.record(nameSchema, destinationConnectionSchema).default({}),
+  models: z.record(nameSchema, modelSchema).default({}),
+  syncs: z.record(nameSchema, baseSyncSchema).default({}),
+});
+
+export type EbbConfig = z.infer<typeof ebbConfigSchema>;
+export type StateConfig = z.infer<typeof stateSchema>;
+export type TemporalConfig = z.infer<typeof temporalSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type AlertConfig = z.infer<typeof alertSchema>;
+/** A sync: the base keys plus its connector's options (already validated by `syncOptionsSchema`). */
+export type SyncConfig = z.infer<typeof baseSyncSchema>;
+export type { Schedule };

@@ -1,0 +1,70 @@
+/** Turns zod issues into config problems a person can act on. */
+import type { z } from 'zod';
+import { knownNamesHint } from './closest-name';
+import type { UnplacedProblem } from './config-problem';
+
+type Path = (string | number)[];
+
+function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let node = data;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
+}
+
+function hintOf(issue: z.core.$ZodIssue): string | undefined {
+  const params = 'params' in issue ? (issue.params as { hint?: unknown } | undefined) : undefined;
+  return typeof params?.hint === 'string' ? params.hint : undefined;
+}
+
+/**
+ * @param data   the value that was parsed, to tell a missing key from a wrong value
+ * @param prefix where that value sits in the config
+ */
+export function problemsFromZodIssues(
+  issues: readonly z.core.$ZodIssue[],
+  data: unknown,
+  prefix: Path = [],
+): UnplacedProblem[] {
+  return issues.flatMap((issue): UnplacedProblem[] => {
+    const relative: Path = issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment)));
+    const path = [...prefix, ...relative];
+    const last = relative[relative.length - 1];
+    const value = valueAt(data, relative);
+    const hint = hintOf(issue);
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        return issue.keys.map((key) => ({
+          path: [...path, key],
+          message: `unknown key '${key}'`,
+          hint: hint ?? 'remove it or check its spelling',
+        }));
+      case 'invalid_key': {
+        const reason = issue.issues[0]?.message ?? issue.message;
+        return [{ path, message: `'${String(last)}' is not a valid name: ${reason}` }];
+      }
+      case 'invalid_union':
+        if ('options' in issue && Array.isArray(issue.options)) {
+          const options = issue.options.map(String);
+          return value === undefined
+            ? [{ path, message: `missing required key '${String(last)}'`, hint: `one of: ${options.join(', ')}` }]
+            : [
+                {
+                  path,
+                  message: `unknown ${String(last)} '${String(value)}'`,
+                  hint: knownNamesHint('values', String(value), options),
+                },
+              ];
+        }
+        return [{ path, message: issue.message, ...(hint ? { hint } : {}) }];
+      case 'invalid_type':
+        if (value === undefined && last !== undefined)
+          return [{ path, message: `missing required key '${String(last)}'` }];
+        return [{ path, message: `expected ${issue.expected}, got ${value === null ? 'nothing' : typeof value}` }];
+      default:
+        return [{ path, message: issue.message, ...(hint ? { hint } : {}) }];
+    }
+  });
+}
