@@ -20,6 +20,7 @@ import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from
 import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './salesforce-org';
 import { salesforceId } from './salesforce-record-ids';
 
+/** Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s, 429s. */
 export interface SalesforceSandboxFaults {
   /** Answer the next N requests with 503 SERVER_UNAVAILABLE. */
   serverUnavailable?: number;
