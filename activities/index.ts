@@ -15,7 +15,11 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
     allocateRun: (input: { syncId: string; kind: RunKind; replayOfRun: number | null; requestId: string }) => allocateRun(ctx, input),
     describeSync: (input: { syncId: string }) => describeSync(ctx, pool, input),
     triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
-    planRun: (input: RunInput) => planRun(ctx, pool, input),
+    // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.
+    planRun: async (input: RunInput) => {
+      const { samples: _samples, ...result } = await planRun(ctx, pool, input);
+      return result;
+    },
     deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),
     finishRun: (input: FinishInput) => finishRun(ctx, input),
     notifyRun: (input: { syncId: string; runNumber: number }) => notifyRun(ctx, pool, input),

@@ -34,6 +34,18 @@ interface InvalidRecord {
   errorMessage: string;
 }
 
+export interface PlanSample {
+  key: string;
+  operation: 'add' | 'change' | 'remove';
+  payload: Record<string, unknown>;
+}
+
+export interface PlanOptions {
+  /** `ebb plan`: count and sample, stage nothing, contact no destination. */
+  dryRun?: boolean;
+  samples?: number;
+}
+
 /** Collects staged records into batches of the destination's size and writes each as it fills. */
 class BatchWriter {
   private buffer: StagedRecord[] = [];
@@ -43,6 +55,7 @@ class BatchWriter {
     private readonly syncId: string,
     private readonly runNumber: number,
     private readonly batchSize: number,
+    private readonly dryRun: boolean,
   ) {}
   async add(record: StagedRecord): Promise<void> {
     this.buffer.push(record);
@@ -50,18 +63,29 @@ class BatchWriter {
   }
   async flush(): Promise<void> {
     if (!this.buffer.length) return;
-    await this.store.stageBatch(this.syncId, this.runNumber, ++this.batches, this.buffer);
+    this.batches++;
+    if (!this.dryRun) await this.store.stageBatch(this.syncId, this.runNumber, this.batches, this.buffer);
     this.buffer = [];
   }
 }
 
-export async function planRun(ctx: EngineContext, pool: DestinationPool, input: RunInput): Promise<PlanResult> {
+export async function planRun(
+  ctx: EngineContext,
+  pool: DestinationPool,
+  input: RunInput,
+  options: PlanOptions = {},
+): Promise<PlanResult & { samples: PlanSample[] }> {
+  const dryRun = options.dryRun ?? false;
+  const samples: PlanSample[] = [];
+  const sample = (s: PlanSample) => {
+    if (dryRun && samples.length < (options.samples ?? 3)) samples.push(s);
+  };
   const { syncId, runNumber, kind } = input;
   const { store } = ctx;
   const resolved = pool.resolve(syncId);
   const { sync, model, source: sourceConfig } = resolved;
   // Fatal destination problems (credentials, unknown object or field) fail the run before anything is staged.
-  const destination = await pool.get(syncId, { checked: true });
+  const destination = await pool.get(syncId, { checked: !dryRun });
   await store.clearPlan(syncId, runNumber);
 
   const replayOfRun = kind === 'replay' ? (input.replayOfRun ?? (await store.latestRun(syncId, { withFailures: true }))?.run_number ?? null) : null;
@@ -76,12 +100,16 @@ export async function planRun(ctx: EngineContext, pool: DestinationPool, input: 
 
   const counts = { added: 0, changed: 0, removed: 0, unchanged: 0, invalid: 0 };
   let cursorTo: string | null = cursorFrom;
-  const writer = new BatchWriter(store, syncId, runNumber, destination.limits.batchSize);
+  const writer = new BatchWriter(store, syncId, runNumber, destination.limits.batchSize, dryRun);
   const mirror = sync.mode === 'mirror' && kind !== 'replay';
   let invalid: InvalidRecord[] = [];
   const flushInvalid = async (): Promise<void> => {
     if (!invalid.length) return;
     counts.invalid += invalid.length;
+    if (dryRun) {
+      invalid = [];
+      return;
+    }
     await store.recordBatchOutcomes({
       syncId,
       runNumber,
@@ -131,6 +159,7 @@ export async function planRun(ctx: EngineContext, pool: DestinationPool, input: 
       if (!snapshot) counts.added++;
       else counts.changed++;
       if (sync.mode === 'insert' && snapshot) continue;
+      sample({ key, operation: snapshot ? 'change' : 'add', payload });
       await writer.add({ key, operation: 'upsert', hash, payload, destinationId: snapshot?.destinationId ?? null, cursorValue });
     }
   };
@@ -189,6 +218,7 @@ export async function planRun(ctx: EngineContext, pool: DestinationPool, input: 
       if (!gone.length) break;
       for (const s of gone) {
         counts.removed++;
+        sample({ key: s.key, operation: 'remove', payload: {} });
         await writer.add({ key: s.key, operation: 'delete', hash: s.hash, payload: {}, destinationId: s.destination_id, cursorValue: null });
       }
       after = gone[gone.length - 1]?.key ?? null;
@@ -198,12 +228,17 @@ export async function planRun(ctx: EngineContext, pool: DestinationPool, input: 
   await writer.flush();
 
   await flushInvalid();
-  await store.setRunPlanned(syncId, runNumber, { ...counts, batches: writer.batches, cursorFrom, cursorTo });
+  if (dryRun) {
+    await store.clearPlan(syncId, runNumber);
+  } else {
+    await store.setRunPlanned(syncId, runNumber, { ...counts, batches: writer.batches, cursorFrom, cursorTo });
+  }
   return {
     ...counts,
     batches: writer.batches,
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
     window: Math.max(1, destination.limits.maxConcurrency * 2),
+    samples,
   };
 }
 

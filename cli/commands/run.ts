@@ -1,0 +1,64 @@
+/** `ebb run|resync|replay <sync>`: ask the sync's controller for a run, optionally wait with a progress bar. */
+import { SingleBar, Presets } from 'cli-progress';
+import { resolveSync } from '../../config/load-config';
+import type { RunKind } from '../../workflows/definitions';
+import { connectClient, loadCliContext, openStore } from '../cli-context';
+import { ExitError } from '../exit-error';
+import { printJson, say } from '../output';
+import { requestRun, waitForRequest } from '../sync-control';
+
+export interface RunOptions {
+  config?: string;
+  sync: string;
+  kind: RunKind;
+  runNumber?: number;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export async function runCommand(options: RunOptions): Promise<void> {
+  const ctx = loadCliContext(options.config);
+  resolveSync(ctx.config, options.sync);
+  const { client, close } = await connectClient(ctx);
+  try {
+    const request = await requestRun(client, options.sync, ctx.taskQueue, { kind: options.kind, runNumber: options.runNumber });
+    if (!options.wait) {
+      if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: request.requestSeq });
+      else say(`requested a ${options.kind} run of ${options.sync} (request ${request.requestSeq}); follow it with \`ebb status ${options.sync}\``);
+      return;
+    }
+    const bar = options.json || !process.stdout.isTTY ? null : new SingleBar({ format: ' {bar} {value}/{total} batches | {phase}' }, Presets.shades_classic);
+    let started = false;
+    const status = await waitForRequest(client, options.sync, request.requestSeq, (progress, s) => {
+      if (!bar) return;
+      if (s.paused && !s.currentRun) bar.update({ phase: 'paused: waiting for resume' });
+      if (!progress) return;
+      if (!started) {
+        bar.start(progress.batchesTotal, 0, { phase: progress.phase });
+        started = true;
+      }
+      bar.setTotal(Math.max(progress.batchesTotal, 1));
+      bar.update(progress.batchesDone, { phase: progress.phase });
+    });
+    if (started) bar?.stop();
+    const last = status.lastRun;
+    if (!last) throw new ExitError(1, 'the run ended without a summary');
+    const store = await openStore(ctx);
+    const failures = last.failed ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 }) : [];
+    await store.close();
+    if (options.json) printJson({ run: last, sampleFailures: failures });
+    else {
+      say(
+        `run ${last.runNumber} (${last.kind}) ${last.status}: ${last.added + last.changed + last.removed} records changed ` +
+          `(${last.added} added, ${last.changed} changed, ${last.removed} removed, ${last.unchanged} unchanged), ` +
+          `${last.succeeded} upserted, ${last.failed} failed, ${last.apiCalls} delivery requests`,
+      );
+      for (const f of failures) say(`  failed ${f.key}: ${f.errorCode} ${f.errorMessage}`);
+      if (last.failed) say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);
+      if (last.error) say(`  error: ${last.error}`);
+    }
+    if (last.status === 'failed') throw new ExitError(1);
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A whole ebb on one laptop: a Temporal dev server with its UI, the Salesforce and Slack sandboxes,
+ * the demo DuckDB warehouse and a worker running examples/ebb.yaml. Used by `ebb dev` and the demo.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfigOrThrow } from '../config/load-config';
+import type { EbbConfig } from '../config/schema';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
+import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
+import { freePort, startDevServer, type DevServer } from '../sandbox/temporal-dev-server';
+import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
+import { openStateStore, type StateStore } from '../state/state-store';
+import { ensureSchedules } from '../workers/schedules';
+import { startWorkers, type RunningWorkers } from '../workers/start-workers';
+import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
+import { say } from './output';
+
+const ROOT = path.resolve(__dirname, '..');
+export const DEMO_CONFIG = path.join(ROOT, 'examples', 'ebb.yaml');
+
+export interface DevEnvironment {
+  demoDir: string;
+  warehouse: string;
+  server: DevServer;
+  salesforce: SalesforceSandbox;
+  slack: SlackSandbox;
+  config: EbbConfig;
+  client: Client;
+  store: StateStore;
+  workers: RunningWorkers;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+async function portOr(preferred: number): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => void freePort().then(resolve));
+    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)));
+  });
+}
+
+export async function startDevEnvironment(options: { fresh: boolean; demoDir?: string }): Promise<DevEnvironment> {
+  const demoDir = path.resolve(options.demoDir ?? path.join(ROOT, '.ebb', 'demo'));
+  if (options.fresh) fs.rmSync(demoDir, { recursive: true, force: true });
+  fs.mkdirSync(demoDir, { recursive: true });
+  const warehouse = path.join(demoDir, 'warehouse.duckdb');
+  if (!fs.existsSync(warehouse)) await buildDemoWarehouse(warehouse);
+
+  const port = await portOr(7233);
+  const server = await startDevServer({
+    port,
+    ui: true,
+    uiPort: await portOr(port + 1000),
+    dbFilename: path.join(demoDir, 'temporal.db'),
+    logFile: path.join(demoDir, 'temporal-dev-server.log'),
+  });
+  const salesforce = await startSalesforceSandbox({ port: await portOr(8787), file: path.join(demoDir, 'salesforce-records.json') });
+  const slack = await startSlackSandbox({ port: await portOr(8788) });
+
+  Object.assign(process.env, {
+    EBB_DEMO_DIR: demoDir,
+    EBB_TEMPORAL_ADDRESS: server.address,
+    SF_LOGIN_URL: salesforce.url,
+    SF_CLIENT_ID: salesforce.clientId,
+    SF_CLIENT_SECRET: salesforce.clientSecret,
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_API_URL: slack.url,
+  });
+  const config = loadConfigOrThrow(DEMO_CONFIG);
+  const store = await openStateStore({ path: path.resolve(path.dirname(DEMO_CONFIG), config.state.path) });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const native = await NativeConnection.connect({ address: server.address });
+  const taskQueue = CONTROLLER_TASK_QUEUE;
+  await ensureSchedules(client, config, taskQueue);
+  const workers = await startWorkers({ config, baseDir: path.dirname(DEMO_CONFIG), store, connection: native, client, taskQueue });
+
+  return {
+    demoDir,
+    warehouse,
+    server,
+    salesforce,
+    slack,
+    config,
+    client,
+    store,
+    workers,
+    taskQueue,
+    async stop() {
+      await workers.shutdown();
+      await native.close();
+      await connection.close();
+      await store.close();
+      await salesforce.close();
+      await slack.close();
+      await server.stop();
+    },
+  };
+}
+
+export function printDevEndpoints(env: DevEnvironment): void {
+  say(`Temporal UI:          ${env.server.uiUrl}/namespaces/default/workflows`);
+  say(`  schedules:          ${env.server.uiUrl}/namespaces/default/schedules`);
+  say(`Temporal address:     ${env.server.address}`);
+  say(`Salesforce sandbox:   ${env.salesforce.url}/__sandbox/records/Account`);
+  say(`Slack sandbox:        ${env.slack.url.replace(/\/api\/$/, '')}/__sandbox/messages`);
+  say(`Warehouse (DuckDB):   ${env.warehouse}`);
+  say('');
+  say('In another terminal, with these variables, use the CLI against this environment:');
+  say(`  export EBB_CONFIG=${DEMO_CONFIG} EBB_TEMPORAL_ADDRESS=${env.server.address} EBB_DEMO_DIR=${env.demoDir}`);
+  say(`  export SF_LOGIN_URL=${env.salesforce.url} SF_CLIENT_ID=${env.salesforce.clientId} SF_CLIENT_SECRET=${env.salesforce.clientSecret}`);
+  say(`  export SLACK_BOT_TOKEN=${env.slack.token} SLACK_API_URL=${env.slack.url}`);
+  say('  npx ebb run accounts-to-sf --wait');
+  say('Or in the UI: start workflow type `syncController` with id `sync/accounts-to-sf`, task queue `ebb`, input {"syncId":"accounts-to-sf"},');
+  say('then send it the signals runNow, fullResync, replayFailed, pause or resume.');
+}
+
+export async function devCommand(): Promise<void> {
+  const env = await startDevEnvironment({ fresh: false });
+  printDevEndpoints(env);
+  say('\nebb dev is running; Ctrl-C stops everything.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await env.stop();
+}

@@ -1,0 +1,16 @@
+/** Human output helpers; every read command also has `--json` for machines. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(rows: Array<Record<string, unknown>>, columns: string[]): void {
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns)}\n`);
+  for (const r of rows) process.stdout.write(`${line(columns.map((c) => cell(r[c])))}\n`);
+}
+
+export function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
