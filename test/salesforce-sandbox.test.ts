@@ -179,8 +179,11 @@ describe('Salesforce sandbox', () => {
   test('allOrNone rolls back every record when one fails', async () => {
     const conn = await authorized();
     const results = await upsert(conn, [account('A-1'), account('A-2', { Name: null })], { allOrNone: true });
-    expect(results[0]?.errors[0]?.statusCode).toBe('ALL_OR_NONE_OPERATION_ROLLED_BACK');
-    expect(results[1]?.errors[0]?.statusCode).toBe('REQUIRED_FIELD_MISSING');
+    // jsforce types these errors as { errorCode }, but Salesforce's collections results say statusCode.
+    expect(results).toMatchObject([
+      { success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK' }] },
+      { success: false, errors: [{ statusCode: 'REQUIRED_FIELD_MISSING' }] },
+    ]);
     expect(sf.records('Account')).toEqual([]);
   });
 

@@ -82,7 +82,7 @@ export interface SalesforceSandbox {
   records(type: string): SalesforceRecord[];
   stats(): SalesforceSandboxStats;
   injectFaults(faults: SalesforceSandboxFaults): void;
-  /** Deletes every record, zeroes stats and API usage, clears faults. */
+  /** Deletes every record, zeroes stats and API usage, clears faults, and accepts the static token again. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -356,6 +356,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       org.reset();
       stats = emptyStats();
       faults = { ...faults, serverUnavailable: 0, throttled: 0, dropConnection: 0, latencyMs: 0, apiUsed: 0 };
+      tokens.add(staticToken);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
