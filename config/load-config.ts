@@ -43,22 +43,35 @@ export interface LoadConfigResult {
   problems: ConfigProblem[];
 }
 
-function yamlProblems(doc: Document, lineCounter: LineCounter): ConfigProblem[] {
-  return doc.errors.map((error) => {
+// `{ token: ${SLACK_BOT_TOKEN} }` is a YAML syntax error: braces delimit flow mappings.
+const UNQUOTED_REFERENCE_IN_FLOW = /\{[^}\n]*:\s*\$\{/;
+
+function yamlProblems(doc: Document, lineCounter: LineCounter, source: string): ConfigProblem[] {
+  const reported = new Set<number>();
+  return doc.errors.flatMap((error): ConfigProblem[] => {
     const path = pathAtOffset(doc, error.pos[0]);
     const { line, col } = lineCounter.linePos(error.pos[0]);
     if (error.code === 'DUPLICATE_KEY') {
       const key = String(path[path.length - 1] ?? '');
       const first = firstKeyLine(doc, lineCounter, path.slice(0, -1), key);
-      return {
-        path: path.join('.'),
-        line,
-        column: col,
-        message: `duplicate key '${key}'${first !== undefined && first !== line ? ` (first defined at line ${first})` : ''}`,
-        hint: 'each key may appear once in a mapping: rename or remove one of them',
-      };
+      return [
+        {
+          path: path.join('.'),
+          line,
+          column: col,
+          message: `duplicate key '${key}'${first !== undefined && first !== line ? ` (first defined at line ${first})` : ''}`,
+          hint: 'each key may appear once in a mapping: rename or remove one of them',
+        },
+      ];
     }
-    return { path: path.join('.'), line, column: col, message: `YAML: ${error.message}` };
+    // One slip often derails the parser for the rest of the line; its first complaint is the useful one.
+    if (reported.has(line)) return [];
+    reported.add(line);
+    const text = source.split('\n')[line - 1] ?? '';
+    const hint = UNQUOTED_REFERENCE_IN_FLOW.test(text)
+      ? 'inside { } quote values that use ${...}, e.g. { token: "${SLACK_BOT_TOKEN}" }'
+      : undefined;
+    return [{ path: path.join('.'), line, column: col, message: `YAML: ${error.message}`, ...(hint ? { hint } : {}) }];
   });
 }
 
@@ -101,7 +114,7 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const problems: ConfigProblem[] = yamlProblems(doc, lineCounter);
+  const problems: ConfigProblem[] = yamlProblems(doc, lineCounter, source);
 
   const raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) {
@@ -146,7 +159,11 @@ export function loadConfig(file: string, options: LoadConfigOptions = {}): LoadC
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     return {
       problems: [
-        { path: '', message: `cannot read the config: ${reason}`, hint: 'pass the path of your ebb.yaml with --file' },
+        {
+          path: '',
+          message: `cannot read the config: ${reason}`,
+          hint: 'pass the path of your ebb.yaml, e.g. ebb validate path/to/ebb.yaml',
+        },
       ],
     };
   }

@@ -19,6 +19,16 @@ function hintOf(issue: z.core.$ZodIssue): string | undefined {
   return typeof params?.hint === 'string' ? params.hint : undefined;
 }
 
+// A union says only "Invalid input"; what each alternative missed tells the user which forms exist.
+function alternativesHint(alternatives: readonly (readonly z.core.$ZodIssue[])[], value: unknown): string {
+  const described = alternatives.map((issues) =>
+    problemsFromZodIssues(issues, value)
+      .map((problem) => (problem.path.length > 0 ? `${problem.path.join('.')}: ${problem.message}` : problem.message))
+      .join(', '),
+  );
+  return `either ${described.join('; or ')}`;
+}
+
 /**
  * @param data   the value that was parsed, to tell a missing key from a wrong value
  * @param prefix where that value sits in the config
@@ -58,11 +68,22 @@ export function problemsFromZodIssues(
                 },
               ];
         }
-        return [{ path, message: issue.message, ...(hint ? { hint } : {}) }];
+        return [
+          { path, message: 'matches none of the accepted forms', hint: hint ?? alternativesHint(issue.errors, value) },
+        ];
       case 'invalid_type':
         if (value === undefined && last !== undefined)
           return [{ path, message: `missing required key '${String(last)}'` }];
-        return [{ path, message: `expected ${issue.expected}, got ${value === null ? 'nothing' : typeof value}` }];
+        if (value === null) {
+          return [
+            {
+              path,
+              message: `expected ${issue.expected}, but it is empty`,
+              hint: 'give it a value, or remove the key',
+            },
+          ];
+        }
+        return [{ path, message: `expected ${issue.expected}, got ${Array.isArray(value) ? 'a list' : typeof value}` }];
       default:
         return [{ path, message: issue.message, ...(hint ? { hint } : {}) }];
     }
