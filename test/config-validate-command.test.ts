@@ -77,8 +77,7 @@ const withBinary = fs.existsSync(binary) ? test : test.skip;
 
 withBinary('the ebb binary reports the five mistakes and exits with code 1', async () => {
   const run = promisify(execFile);
-  const env = { ...process.env, EBB_TEST_UNSET_SLACK_TOKEN: '' };
-  delete env.EBB_TEST_UNSET_SLACK_TOKEN;
+  const { EBB_TEST_UNSET_SLACK_TOKEN: _unset, ...env } = process.env;
   const failure = await run('node', [binary, 'validate', fiveMistakesFile], { cwd: root, env }).then(
     () => undefined,
     (error: { code: number; stdout: string }) => error,
