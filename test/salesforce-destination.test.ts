@@ -303,6 +303,20 @@ describe('Salesforce destination config', () => {
     );
   });
 
+  test('incomplete auth is refused with the two accepted shapes', () => {
+    const result = salesforceConnector.connectionSchema.safeParse({
+      type: 'salesforce',
+      loginUrl: 'https://acme.my.salesforce.com',
+      auth: { clientId: 'a' },
+    });
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['auth'],
+        message: expect.stringContaining('auth must be { clientId, clientSecret }'),
+      }),
+    ]);
+  });
+
   test('a batch size above 200 is refused', () => {
     const result = salesforceConnector.connectionSchema.safeParse({
       type: 'salesforce',

@@ -34,10 +34,15 @@ import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesfor
 /** sObject Collections accept at most 200 records or ids per request. */
 const collectionLimit = 200;
 
-const authSchema = z.union([
-  z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
-  z.object({ accessToken: z.string().min(1) }).strict(),
-]);
+const authSchema = z.union(
+  [
+    z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
+    z.object({ accessToken: z.string().min(1) }).strict(),
+  ],
+  {
+    error: 'auth must be { clientId, clientSecret } (client credentials flow of a connected app) or { accessToken }',
+  },
+);
 
 export const salesforceConnectionSchema = z
   .object({

@@ -131,7 +131,7 @@ export const accountObject: SalesforceObjectDefinition = {
       label: 'Segment',
       type: 'picklist',
       length: 255,
-      picklistValues: ['at-risk', 'healthy', 'expanding', 'new'],
+      picklistValues: ['at-risk', 'neutral', 'healthy', 'expanding'],
     },
     { name: 'MRR__c', label: 'MRR', type: 'currency' },
   ],
