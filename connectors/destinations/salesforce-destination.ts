@@ -237,7 +237,10 @@ export function createSalesforceDestination(
         ({ fields } = await session.request<{ fields: DescribeField[] }>('GET', `/sobjects/${objectPath}/describe`));
       } catch (err) {
         if (err instanceof SalesforceApiError && err.errorCode === 'NOT_FOUND') {
-          const { sobjects } = await session.request<{ sobjects: Array<{ name: string }> }>('GET', '/sobjects');
+          // Suggestions are a courtesy: if listing objects fails too, report the missing object without them.
+          const { sobjects } = await session
+            .request<{ sobjects: Array<{ name: string }> }>('GET', '/sobjects')
+            .catch(() => ({ sobjects: [] as Array<{ name: string }> }));
           const candidates = closestNames(
             sync.object,
             sobjects.map((o) => o.name),
