@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+const root = path.resolve(__dirname, '..');
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[] | string;
+  entrypoint?: string[] | string;
+  environment?: Record<string, string | null>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: unknown };
+  volumes?: string[];
+}
+
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+// Services that run once and exit (schema and namespace setup) need no healthcheck.
+const oneShot = (name: string) =>
+  Object.values(services).some((service) => service.depends_on?.[name]?.condition === 'service_completed_successfully');
+
+test('docker-compose.yml defines Temporal on PostgreSQL, its UI, the state store and the worker', () => {
+  expect(Object.keys(services)).toEqual(
+    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', 'ebb-worker']),
+  );
+  expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+  expect(services['temporal-ui']?.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
+});
+
+test('every image has a pinned tag', () => {
+  const images = Object.entries(services).flatMap(([name, service]) => (service.image ? [[name, service.image]] : []));
+  expect(images.length).toBeGreaterThanOrEqual(5);
+  for (const [name, image] of images) {
+    const tag = image?.split(':')[1];
+    expect({ name, tag: tag && /^\d+(\.\d+)+/.test(tag) && tag !== 'latest' ? 'pinned' : tag }).toEqual({
+      name,
+      tag: 'pinned',
+    });
+  }
+});
+
+test('every long-running service has a healthcheck', () => {
+  const longRunning = Object.keys(services).filter((name) => !oneShot(name));
+  expect(longRunning).toEqual(
+    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', 'ebb-worker']),
+  );
+  for (const name of longRunning)
+    expect({ name, healthcheck: Boolean(services[name]?.healthcheck?.test) }).toEqual({ name, healthcheck: true });
+  expect(JSON.stringify(services.postgresql?.healthcheck?.test)).toContain('pg_isready');
+});
+
+test('the worker waits for a healthy Temporal, knows its address and mounts ebb.yaml', () => {
+  const worker = services['ebb-worker'] as Service;
+  expect(worker.build).toBe('.');
+  expect(worker.command).toEqual(['worker']);
+  expect(worker.depends_on?.temporal).toEqual({ condition: 'service_healthy' });
+  expect(worker.depends_on?.['ebb-state-db']).toEqual({ condition: 'service_healthy' });
+  expect(worker.environment).toMatchObject({
+    EBB_TEMPORAL_ADDRESS: 'temporal:7233',
+    EBB_STATE_URL: expect.stringMatching(/^postgres:\/\/.+@ebb-state-db:5432\//),
+  });
+  expect(worker.volumes).toContain('./ebb.yaml:/app/ebb.yaml:ro');
+});
+
+test('the Dockerfile builds on Node 20 and runs the worker', () => {
+  const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
+  expect(dockerfile).toMatch(/npm ci/);
+  const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1] ?? '';
+  const cmd = /^CMD (.+)$/m.exec(dockerfile)?.[1] ?? '';
+  expect([...JSON.parse(entrypoint), ...JSON.parse(cmd)]).toEqual(['node', 'bin/ebb.js', 'worker']);
+  expect(fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n')).toContain('node_modules');
+});
