@@ -349,6 +349,28 @@ test('a message deleted by hand in Slack is posted again on the next change', as
   expect(second[0]).toMatchObject({ status: 'succeeded', created: true });
 });
 
+test('a row whose channel changes moves its message to the new channel', async () => {
+  const slack = await sandbox();
+  const dest = destination({ channel: undefined, channelFrom: 'owner_channel' });
+  const first = await dest.deliver(toDeliver(dest, [account(1, { owner_channel: '#cs-alerts' })]), ctx());
+  const moved = await dest.deliver(toDeliver(dest, [account(1, { owner_channel: 'C0EBBALERT' })], ids(first)), ctx());
+
+  expect(slack.messages('#cs-alerts')).toEqual([]);
+  expect(slack.messages('#ebb-alerts').map((m) => `C0EBBALERT:${m.ts}`)).toEqual([
+    moved[0]?.status === 'succeeded' && moved[0].destinationId,
+  ]);
+});
+
+test('channels given by id are used without looking them up, names cost one listing', async () => {
+  const slack = await sandbox();
+  const byId = destination({ channel: 'C0CSALERTS' });
+  await byId.deliver(toDeliver(byId, [account(1), account(2)]), ctx());
+  const byName = destination();
+  await byName.deliver(toDeliver(byName, [account(3), account(4)]), ctx());
+
+  expect(slack.stats().calls).toEqual({ 'chat.postMessage': 4, 'conversations.list': 1 });
+});
+
 test('a 500 from Slack is transient', async () => {
   const slack = await sandbox();
   const dest = destination();

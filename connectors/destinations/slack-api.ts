@@ -109,17 +109,25 @@ export class SlackApi {
   }
 
   /**
-   * Resolves `#name`, `name` or an id to the channel. chat.update, chat.delete and conversations.*
+   * Resolves `#name`, `name` or an id to a channel id. chat.update, chat.delete and conversations.*
    * take ids only, and destination ids must stay valid when a channel is renamed, so ebb works in ids.
-   * Throws SlackApiError('channel_not_found') when the bot cannot see such a channel.
+   * An id is trusted as is (the call using it reports a bad one); a name costs one conversations.list
+   * per minute at most. Throws SlackApiError('channel_not_found') for a name the bot cannot see.
    */
+  async channelId(ref: string): Promise<string> {
+    const trimmed = ref.trim();
+    return CHANNEL_ID.test(trimmed) ? trimmed : (await this.channelByName(trimmed.replace(/^#/, ''))).id;
+  }
+
+  /** Like channelId, with the channel's archived and membership state. */
   async channel(ref: string): Promise<SlackChannel> {
     const trimmed = ref.trim();
-    if (CHANNEL_ID.test(trimmed)) {
-      const result = await this.call('conversations.info', { channel: trimmed });
-      return toChannel(result.channel);
-    }
-    const name = trimmed.replace(/^#/, '');
+    if (!CHANNEL_ID.test(trimmed)) return this.channelByName(trimmed.replace(/^#/, ''));
+    const result = await this.call('conversations.info', { channel: trimmed });
+    return toChannel(result.channel);
+  }
+
+  private async channelByName(name: string): Promise<SlackChannel> {
     let found = this.channelsByName.get(name);
     if (!found && Date.now() - this.listedAtMs > CHANNEL_LIST_TTL_MS) {
       await this.listChannels();

@@ -211,7 +211,7 @@ class SlackDestination implements Destination {
     const payload = record.payload as unknown as SlackPayload;
     try {
       if (record.operation === 'delete') return await this.deleteOne(record);
-      const channel = await this.api.channel(payload.channel);
+      const channelId = await this.api.channelId(payload.channel);
       const previous = parseDestinationId(record.destinationId);
       const content: SlackContent = {
         text: payload.text,
@@ -221,22 +221,21 @@ class SlackDestination implements Destination {
           event_payload: { sync: this.sync.id, key: record.key, hash: record.hash },
         },
       };
-      if (this.sync.mode !== 'append' && previous?.channel === channel.id) {
+      if (this.sync.mode !== 'append' && previous?.channel === channelId) {
         try {
-          await this.api.update(channel.id, previous.ts, content);
+          await this.api.update(channelId, previous.ts, content);
           return { key: record.key, status: 'succeeded', destinationId: record.destinationId, created: false };
         } catch (error) {
           // Someone deleted the message in Slack: post it again rather than fail the row forever.
           if (!(error instanceof SlackApiError && error.code === 'message_not_found')) throw error;
         }
       }
-      const adopted = posted ? await this.findEarlierPost(posted, channel.id, record, previous) : null;
-      if (adopted) {
-        if (adopted.hash !== record.hash) await this.api.update(channel.id, adopted.ts, content);
-        return { key: record.key, status: 'succeeded', destinationId: `${channel.id}:${adopted.ts}`, created: true };
-      }
-      const ts = await this.postPaced(channel.id, content);
-      return { key: record.key, status: 'succeeded', destinationId: `${channel.id}:${ts}`, created: true };
+      const adopted = posted ? await this.findEarlierPost(posted, channelId, record, previous) : null;
+      if (adopted && adopted.hash !== record.hash) await this.api.update(channelId, adopted.ts, content);
+      const ts = adopted ? adopted.ts : await this.postPaced(channelId, content);
+      // A row owns one message outside append mode: when its channel changed, the old message goes.
+      if (this.sync.mode !== 'append' && previous && previous.channel !== channelId) await this.deleteMessage(previous);
+      return { key: record.key, status: 'succeeded', destinationId: `${channelId}:${ts}`, created: true };
     } catch (error) {
       if (!(error instanceof SlackApiError)) throw error;
       const advice = RECORD_ERROR_ADVICE[error.code]?.(payload.channel) ?? `Slack refused the message (${error.code})`;
@@ -267,17 +266,19 @@ class SlackDestination implements Destination {
 
   private async deleteOne(record: RecordToDeliver): Promise<RecordOutcome> {
     const previous = parseDestinationId(record.destinationId);
-    if (previous) {
-      try {
-        await this.api.delete(previous.channel, previous.ts);
-      } catch (error) {
-        // Already gone (deleted by hand, or by an earlier attempt of this batch): the goal is reached.
-        const gone =
-          error instanceof SlackApiError && (error.code === 'message_not_found' || error.code === 'channel_not_found');
-        if (!gone) throw error;
-      }
-    }
+    if (previous) await this.deleteMessage(previous);
     return { key: record.key, status: 'succeeded', destinationId: null };
+  }
+
+  private async deleteMessage(message: { channel: string; ts: string }): Promise<void> {
+    try {
+      await this.api.delete(message.channel, message.ts);
+    } catch (error) {
+      // Already gone (deleted by hand, or by an earlier attempt of this batch): the goal is reached.
+      const gone =
+        error instanceof SlackApiError && (error.code === 'message_not_found' || error.code === 'channel_not_found');
+      if (!gone) throw error;
+    }
   }
 
   /**
