@@ -68,7 +68,13 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    let cause: unknown = err;
+    const lines: string[] = [];
+    while (cause instanceof Error) {
+      lines.push(cause.stack ?? cause.message);
+      cause = cause.cause;
+    }
+    process.stderr.write(`demo failed: ${lines.join('\ncaused by: ') || String(err)}\n`);
     process.exit(1);
   },
 );

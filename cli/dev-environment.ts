@@ -17,6 +17,7 @@ import { ensureSchedules } from '../workers/schedules';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
 import { say } from './output';
+import { quietTemporalLogs } from './runtime-logging';
 
 const ROOT = path.resolve(__dirname, '..');
 export const DEMO_CONFIG = path.join(ROOT, 'examples', 'ebb.yaml');
@@ -45,6 +46,7 @@ async function portOr(preferred: number): Promise<number> {
 }
 
 export async function startDevEnvironment(options: { fresh: boolean; demoDir?: string }): Promise<DevEnvironment> {
+  quietTemporalLogs();
   const demoDir = path.resolve(options.demoDir ?? path.join(ROOT, '.ebb', 'demo'));
   if (options.fresh) fs.rmSync(demoDir, { recursive: true, force: true });
   fs.mkdirSync(demoDir, { recursive: true });

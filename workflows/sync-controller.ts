@@ -59,7 +59,8 @@ export async function syncController(input: ControllerInput): Promise<void> {
     startedAt: new Date().toISOString(),
   };
   let current: CurrentRun | null = null;
-  const { scheduleIntervalMs } = await describeSync({ syncId });
+  // Known once describeSync answers; handlers are registered first so no early update is rejected.
+  let scheduleIntervalMs: number | null = null;
 
   const status = (): SyncStatus => {
     const since = Date.parse(state.lastSuccessAt ?? state.startedAt ?? new Date().toISOString());
@@ -110,6 +111,8 @@ export async function syncController(input: ControllerInput): Promise<void> {
     publish();
   });
   setHandler(statusQuery, status);
+  publish();
+  ({ scheduleIntervalMs } = await describeSync({ syncId }));
   publish();
 
   for (;;) {

@@ -3,8 +3,10 @@ import { ensureSchedules } from '../../workers/schedules';
 import { startWorkers } from '../../workers/start-workers';
 import { connectClient, connectNative, loadCliContext, openStore } from '../cli-context';
 import { say } from '../output';
+import { quietTemporalLogs } from '../runtime-logging';
 
 export async function workerCommand(options: { config?: string }): Promise<void> {
+  quietTemporalLogs();
   const ctx = loadCliContext(options.config);
   const store = await openStore(ctx);
   const { client, close } = await connectClient(ctx);
