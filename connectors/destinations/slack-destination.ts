@@ -13,6 +13,9 @@
  * Modes: `update-in-place` keeps one message per row and edits it when the row changes (the
  * destination id is `<channel id>:<ts>`); `append` posts a new message for every change; `mirror`
  * is update-in-place that also deletes the message of a row that left the model.
+ *
+ * Bot token scopes: chat:write; channels:read and groups:read (channel names to ids);
+ * channels:history and groups:history (finding earlier posts when a delivery is re-executed).
  */
 import {
   FatalDestinationError,
