@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly through tsx's CommonJS loader, so `npx ebb` needs no build step.
+// Runs the TypeScript CLI through tsx's CommonJS hook, so `npx ebb` needs no build step.
 'use strict';
 require('tsx/cjs');
 const { main } = require('../cli/main.ts');

@@ -1,9 +1,19 @@
 /**
- * The `ebb` CLI: every command, its help and its options in one table; handlers load lazily and
- * receive parsed options, never argv. Only this file calls process.exit.
+ * The `ebb` CLI: every command, its help and its options in one table; handlers receive parsed
+ * options, never argv. Only this file (and bin/ebb.js) ends the process.
+ *
+ * Handlers are imported eagerly: bin/ebb.js runs TypeScript through tsx's CommonJS hook, under
+ * which a lazy `import()` of a .ts file is not resolvable.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { devCommand } from './dev-environment';
 import { ExitError } from './exit-error';
+import { recordsCommand, runsCommand, statusCommand } from './commands/inspect';
+import { pauseCommand } from './commands/pause';
+import { planCommand } from './commands/plan';
+import { runCommand } from './commands/run';
+import { validateCommand } from './commands/validate';
+import { workerCommand } from './commands/worker';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -22,12 +32,12 @@ export function buildProgram(): Command {
     .command('validate [file]')
     .description('check ebb.yaml and report every problem at once')
     .option('--json', 'machine-readable output')
-    .action(async (file: string | undefined, o: { json?: boolean }) => (await import('./commands/validate')).validateCommand({ file: file ?? config(), json: o.json }));
+    .action(async (file: string | undefined, o: { json?: boolean }) => validateCommand({ file: file ?? config(), json: o.json }));
 
   program
     .command('worker')
     .description('run the engine worker and one worker per destination (until Ctrl-C)')
-    .action(async () => (await import('./commands/worker')).workerCommand({ config: config() }));
+    .action(async () => workerCommand({ config: config() }));
 
   program
     .command('run <sync>')
@@ -37,7 +47,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  ebb run accounts-to-sf --wait')
     .action(async (sync: string, o: { full?: boolean; wait?: boolean; json?: boolean }) =>
-      (await import('./commands/run')).runCommand({ config: config(), sync, kind: o.full ? 'full' : 'incremental', wait: o.wait, json: o.json }),
+      runCommand({ config: config(), sync, kind: o.full ? 'full' : 'incremental', wait: o.wait, json: o.json }),
     );
 
   program
@@ -46,7 +56,7 @@ export function buildProgram(): Command {
     .option('--wait', 'wait for the run and print its results')
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { wait?: boolean; json?: boolean }) =>
-      (await import('./commands/run')).runCommand({ config: config(), sync, kind: 'full', wait: o.wait, json: o.json }),
+      runCommand({ config: config(), sync, kind: 'full', wait: o.wait, json: o.json }),
     );
 
   program
@@ -56,7 +66,7 @@ export function buildProgram(): Command {
     .option('--wait', 'wait for the run and print its results')
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { run?: number; wait?: boolean; json?: boolean }) =>
-      (await import('./commands/run')).runCommand({ config: config(), sync, kind: 'replay', runNumber: o.run, wait: o.wait, json: o.json }),
+      runCommand({ config: config(), sync, kind: 'replay', runNumber: o.run, wait: o.wait, json: o.json }),
     );
 
   program
@@ -64,20 +74,20 @@ export function buildProgram(): Command {
     .description('dry run: what a run would add, change and remove, with samples; sends nothing')
     .option('--full', 'plan a full resync')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string, o: { full?: boolean; json?: boolean }) => (await import('./commands/plan')).planCommand({ config: config(), sync, ...o }));
+    .action(async (sync: string, o: { full?: boolean; json?: boolean }) => planCommand({ config: config(), sync, ...o }));
 
   program
     .command('status [sync]')
     .description('state of every sync (or one): paused, running, last run, overdue')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string | undefined, o: { json?: boolean }) => (await import('./commands/inspect')).statusCommand({ config: config(), sync, json: o.json }));
+    .action(async (sync: string | undefined, o: { json?: boolean }) => statusCommand({ config: config(), sync, json: o.json }));
 
   program
     .command('runs <sync>')
     .description('run history: counts, duration, requests, failures')
     .option('--limit <n>', 'how many runs', positiveInt, 20)
     .option('--json', 'machine-readable output')
-    .action(async (sync: string, o: { limit: number; json?: boolean }) => (await import('./commands/inspect')).runsCommand({ config: config(), sync, ...o }));
+    .action(async (sync: string, o: { limit: number; json?: boolean }) => runsCommand({ config: config(), sync, ...o }));
 
   program
     .command('records <sync>')
@@ -88,22 +98,22 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  ebb records accounts-to-sf --failed')
     .action(async (sync: string, o: { run?: number; failed?: boolean; limit: number; json?: boolean }) =>
-      (await import('./commands/inspect')).recordsCommand({ config: config(), sync, ...o }),
+      recordsCommand({ config: config(), sync, ...o }),
     );
 
   program
     .command('pause <sync>')
     .description('stop scheduled runs until resume')
-    .action(async (sync: string) => (await import('./commands/pause')).pauseCommand({ config: config(), sync, paused: true }));
+    .action(async (sync: string) => pauseCommand({ config: config(), sync, paused: true }));
   program
     .command('resume <sync>')
     .description('resume a paused sync')
-    .action(async (sync: string) => (await import('./commands/pause')).pauseCommand({ config: config(), sync, paused: false }));
+    .action(async (sync: string) => pauseCommand({ config: config(), sync, paused: false }));
 
   program
     .command('dev')
     .description('run a local Temporal dev server (with UI), the Salesforce and Slack sandboxes, the demo warehouse and a worker')
-    .action(async () => (await import('./dev-environment')).devCommand());
+    .action(async () => devCommand());
 
   return program;
 }
