@@ -44,8 +44,10 @@ export async function deliverBatch(ctx: EngineContext, pool: DestinationPool, in
     hash: r.hash,
   }));
   const destination = await pool.get(syncId, { checked: true });
-  const attempt = activityInfo().attempt;
-  await store.countBatchAttempt(syncId, runNumber, batchNumber);
+  // Destinations without natural idempotency (Slack posts) look for earlier sends only when told
+  // this is not the first attempt, so the attempt also counts sends by earlier activities and runs.
+  const counted = await store.countBatchAttempt(syncId, runNumber, batchNumber);
+  const attempt = Math.max(activityInfo().attempt, counted.attempts, counted.maybeSent ? 2 : 1);
 
   let outcomes: RecordOutcome[];
   try {

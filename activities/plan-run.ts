@@ -56,6 +56,7 @@ class BatchWriter {
     private readonly runNumber: number,
     private readonly batchSize: number,
     private readonly dryRun: boolean,
+    private readonly maybeSent: boolean,
   ) {}
   async add(record: StagedRecord): Promise<void> {
     this.buffer.push(record);
@@ -64,7 +65,7 @@ class BatchWriter {
   async flush(): Promise<void> {
     if (!this.buffer.length) return;
     this.batches++;
-    if (!this.dryRun) await this.store.stageBatch(this.syncId, this.runNumber, this.batches, this.buffer);
+    if (!this.dryRun) await this.store.stageBatch(this.syncId, this.runNumber, this.batches, this.buffer, this.maybeSent);
     this.buffer = [];
   }
 }
@@ -100,7 +101,14 @@ export async function planRun(
 
   const counts = { added: 0, changed: 0, removed: 0, unchanged: 0, invalid: 0 };
   let cursorTo: string | null = cursorFrom;
-  const writer = new BatchWriter(store, syncId, runNumber, destination.limits.batchSize, dryRun);
+  const writer = new BatchWriter(
+    store,
+    syncId,
+    runNumber,
+    destination.limits.batchSize,
+    dryRun,
+    !dryRun && (await store.hasUnrecordedDeliveries(syncId, runNumber)),
+  );
   const mirror = sync.mode === 'mirror' && kind !== 'replay';
   let invalid: InvalidRecord[] = [];
   const flushInvalid = async (): Promise<void> => {

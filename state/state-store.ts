@@ -216,11 +216,18 @@ export class StateStore {
     });
   }
 
-  async stageBatch(syncId: string, runNumber: number, batchNumber: number, records: StagedRecord[]): Promise<void> {
+  async stageBatch(syncId: string, runNumber: number, batchNumber: number, records: StagedRecord[], maybeSent = false): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('batches')
-        .values({ sync_id: syncId, run_number: runNumber, batch_number: batchNumber, record_count: records.length, delivered_at: null })
+        .values({
+          sync_id: syncId,
+          run_number: runNumber,
+          batch_number: batchNumber,
+          record_count: records.length,
+          delivered_at: null,
+          maybe_sent: maybeSent ? 1 : 0,
+        })
         .execute();
       const rows: Insertable<StagedRecordsTable>[] = records.map((r, position) => ({
         sync_id: syncId,
@@ -269,7 +276,11 @@ export class StateStore {
     return row?.delivered_at ? { succeeded: row.succeeded, failed: row.failed } : undefined;
   }
 
-  async countBatchAttempt(syncId: string, runNumber: number, batchNumber: number): Promise<void> {
+  /**
+   * Counts one more delivery attempt of a batch and says whether its records may already have been
+   * sent: by an earlier attempt of this batch, or by an earlier run whose outcome was never recorded.
+   */
+  async countBatchAttempt(syncId: string, runNumber: number, batchNumber: number): Promise<{ attempts: number; maybeSent: boolean }> {
     await this.db
       .updateTable('batches')
       .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
@@ -277,6 +288,28 @@ export class StateStore {
       .where('run_number', '=', runNumber)
       .where('batch_number', '=', batchNumber)
       .execute();
+    const row = await this.db
+      .selectFrom('batches')
+      .select(['attempts', 'maybe_sent'])
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .executeTakeFirstOrThrow();
+    return { attempts: row.attempts, maybeSent: row.attempts > 1 || row.maybe_sent === 1 };
+  }
+
+  /** Whether an earlier run of the sync attempted a batch whose outcome was never recorded. */
+  async hasUnrecordedDeliveries(syncId: string, beforeRun: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('batches')
+      .select('batch_number')
+      .where('sync_id', '=', syncId)
+      .where('run_number', '<', beforeRun)
+      .where('attempts', '>', 0)
+      .where('delivered_at', 'is', null)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async markSeen(syncId: string, runNumber: number, keys: string[]): Promise<void> {

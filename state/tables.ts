@@ -38,6 +38,7 @@ export interface BatchesTable {
   succeeded: Generated<number>;
   failed: Generated<number>;
   attempts: Generated<number>;
+  maybe_sent: Generated<number>;
 }
 
 export interface StagedRecordsTable {

@@ -115,8 +115,22 @@ export async function syncController(input: ControllerInput): Promise<void> {
   ({ scheduleIntervalMs } = await describeSync({ syncId }));
   publish();
 
+  // Time until the sync becomes overdue, so the controller wakes then and its status says so.
+  const msUntilOverdue = (): number | null => {
+    if (scheduleIntervalMs === null || state.paused) return null;
+    const since = Date.parse(state.lastSuccessAt ?? state.startedAt ?? new Date().toISOString());
+    const ms = since + 2 * scheduleIntervalMs - Date.now();
+    return ms > 0 ? ms + 1 : null;
+  };
+
   for (;;) {
-    await condition(() => (state.pending !== null && !state.paused) || workflowInfo().continueAsNewSuggested);
+    const ready = () => (state.pending !== null && !state.paused) || workflowInfo().continueAsNewSuggested;
+    const untilOverdue = msUntilOverdue();
+    if (untilOverdue === null) await condition(ready);
+    else if (!(await condition(ready, untilOverdue))) {
+      publish();
+      continue;
+    }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof syncController>({ syncId, carried: state });

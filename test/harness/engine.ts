@@ -1,0 +1,176 @@
+/**
+ * A whole ebb for one test: a demo DuckDB warehouse in a temp dir, the Salesforce and Slack
+ * sandboxes, an ebb.yaml written for them, the state store, and ebb's real workers on unique task
+ * queues of the shared dev server. Sync ids get a unique suffix so tests never share workflow ids.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfigOrThrow } from '../../config/load-config';
+import type { EbbConfig } from '../../config/schema';
+import { requestRun, waitForRequest } from '../../cli/sync-control';
+import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../../sandbox/salesforce/salesforce-sandbox';
+import { startSlackSandbox, type SlackSandbox, type SlackSandboxOptions } from '../../sandbox/slack/slack-sandbox';
+import { buildDemoWarehouse } from '../../sandbox/warehouse/demo-warehouse';
+import { openStateStore, type StateStore } from '../../state/state-store';
+import { startWorkers, type RunningWorkers } from '../../workers/start-workers';
+import type { RequestRunInput, RunSummary, SyncStatus } from '../../workflows/definitions';
+import { quietWorkerLogs, temporalAddress } from './temporal';
+
+export interface EngineHarnessOptions {
+  /** Generated accounts besides the four seed accounts. */
+  generated?: number;
+  /** ebb.yaml `syncs:` section; `{sf}` / `{slack}` in ids are replaced by unique ids. */
+  syncsYaml: (ids: { suffix: string }) => string;
+  destinationsYaml?: (urls: { sf: SalesforceSandbox; slack: SlackSandbox }) => string;
+  salesforce?: SalesforceSandboxOptions;
+  slack?: SlackSandboxOptions;
+  /** Start workers in this process (default true). */
+  workers?: boolean;
+}
+
+export interface EngineHarness {
+  dir: string;
+  configFile: string;
+  warehouse: string;
+  suffix: string;
+  env: Record<string, string>;
+  config: EbbConfig;
+  store: StateStore;
+  client: Client;
+  sf: SalesforceSandbox;
+  slack: SlackSandbox;
+  taskQueue: string;
+  workers: RunningWorkers | null;
+  startWorkers(): Promise<RunningWorkers>;
+  /** Requests a run and waits for it; returns its summary. */
+  run(syncId: string, input?: RequestRunInput): Promise<RunSummary>;
+  status(syncId: string): Promise<SyncStatus>;
+  stop(): Promise<void>;
+}
+
+const defaultDestinations = () => `
+  salesforce:
+    type: salesforce
+    loginUrl: \${SF_LOGIN_URL}
+    auth:
+      clientId: \${SF_CLIENT_ID}
+      clientSecret: \${SF_CLIENT_SECRET}
+    limits: { batchSize: 50, maxConcurrency: 2, requestsPerSecond: 50 }
+  slack:
+    type: slack
+    token: \${SLACK_BOT_TOKEN}
+    apiUrl: \${SLACK_API_URL}
+`;
+
+export async function startEngine(options: EngineHarnessOptions): Promise<EngineHarness> {
+  quietWorkerLogs();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-engine-'));
+  const suffix = randomUUID().slice(0, 8);
+  const warehouse = path.join(dir, 'warehouse.duckdb');
+  await buildDemoWarehouse(warehouse, { generated: options.generated ?? 40 });
+  const sf = await startSalesforceSandbox(options.salesforce);
+  const slack = await startSlackSandbox(options.slack);
+  const env: Record<string, string> = {
+    SF_LOGIN_URL: sf.url,
+    SF_CLIENT_ID: sf.clientId,
+    SF_CLIENT_SECRET: sf.clientSecret,
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_API_URL: slack.url,
+    EBB_TEMPORAL_ADDRESS: temporalAddress(),
+    EBB_TASK_QUEUE: `ebb-test-${suffix}`,
+  };
+  const yaml = `
+state: { path: ./state.sqlite }
+sources:
+  warehouse: { type: duckdb, path: ./warehouse.duckdb }
+destinations:${(options.destinationsYaml ?? defaultDestinations)({ sf, slack })}
+models:
+  account_health:
+    source: warehouse
+    primaryKey: account_id
+    sql: select account_id, name, health, segment, mrr, updated_at from account_health
+    cursor: updated_at
+syncs:
+${options.syncsYaml({ suffix })}
+`;
+  const configFile = path.join(dir, 'ebb.yaml');
+  fs.writeFileSync(configFile, yaml);
+  const config = loadConfigOrThrow(configFile, { env: { ...process.env, ...env } });
+  const store = await openStateStore({ path: path.join(dir, 'state.sqlite') });
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const client = new Client({ connection });
+  const taskQueue = env.EBB_TASK_QUEUE as string;
+  const natives: NativeConnection[] = [];
+
+  const harness: EngineHarness = {
+    dir,
+    configFile,
+    warehouse,
+    suffix,
+    env,
+    config,
+    store,
+    client,
+    sf,
+    slack,
+    taskQueue,
+    workers: null,
+    async startWorkers() {
+      const native = await NativeConnection.connect({ address: temporalAddress() });
+      natives.push(native);
+      const bundle = process.env.EBB_TEST_WORKFLOW_BUNDLE;
+      harness.workers = await startWorkers({
+        config,
+        baseDir: dir,
+        store,
+        connection: native,
+        client,
+        taskQueue,
+        workflowBundle: bundle ? { codePath: bundle } : undefined,
+      });
+      return harness.workers;
+    },
+    async run(syncId, input = {}) {
+      const { requestSeq } = await requestRun(client, syncId, taskQueue, input);
+      const status = await waitForRequest(client, syncId, requestSeq, () => undefined);
+      if (!status.lastRun) throw new Error('no run summary');
+      return status.lastRun;
+    },
+    async status(syncId) {
+      const s = await client.workflow.getHandle(`sync/${syncId}`).query<SyncStatus>('status');
+      return s;
+    },
+    async stop() {
+      for (const syncId of Object.keys(config.syncs)) {
+        await client.workflow
+          .getHandle(`sync/${syncId}`)
+          .terminate('test over')
+          .catch(() => undefined);
+      }
+      await harness.workers?.shutdown();
+      for (const n of natives) await n.close();
+      await connection.close();
+      await store.close();
+      await sf.close();
+      await slack.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  if (options.workers ?? true) await harness.startWorkers();
+  return harness;
+}
+
+/** The full event histories of a sync's controller and every run it started, as JSON text. */
+export async function historiesText(client: Client, syncId: string, runNumbers: number[]): Promise<string> {
+  const ids = [`sync/${syncId}`, ...runNumbers.map((n) => `sync/${syncId}/run/${n}`)];
+  const parts: string[] = [];
+  for (const id of ids) {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    parts.push(JSON.stringify(history));
+  }
+  return parts.join('\n');
+}

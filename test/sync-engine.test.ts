@@ -1,0 +1,187 @@
+/**
+ * The sync engine end to end: real Temporal dev server, real DuckDB warehouse, ebb's workers, and
+ * the Salesforce sandbox reached through jsforce.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import { DEMO_CHANGES, SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
+import { ensureSchedules } from '../workers/schedules';
+import { pauseSignal, resumeSignal, scheduleId } from '../workflows/definitions';
+import { historiesText, startEngine, type EngineHarness } from './harness/engine';
+
+const GENERATED = 40;
+const TOTAL = GENERATED + SEED_ACCOUNTS.length;
+const LONG_NAME = `Acme ${'Overly Long Company Name '.repeat(4)}`;
+
+const sfSync = (id: string, extra = '') => `
+  ${id}:
+    model: account_health
+    destination: salesforce
+    object: Account
+    externalId: { from: account_id, to: External_Id__c }
+    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }${extra}
+`;
+
+let engine: EngineHarness;
+let sync: string;
+
+beforeEach(async () => {
+  engine = await startEngine({ generated: GENERATED, syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`) });
+  sync = `sf-${engine.suffix}`;
+});
+afterEach(async () => {
+  await engine.stop();
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('the first run upserts every row and the sandbox holds one Account per external id with the mapped fields', async () => {
+  const run = await engine.run(sync);
+
+  expect(run).toMatchObject({ status: 'succeeded', added: TOTAL, succeeded: TOTAL, failed: 0 });
+  const accounts = engine.sf.records('Account');
+  expect(accounts).toHaveLength(TOTAL);
+  expect(new Set(accounts.map((a) => a.External_Id__c)).size).toBe(TOTAL);
+  const acme = accounts.find((a) => a.External_Id__c === 'acme');
+  expect(acme).toMatchObject({ Name: 'Acme', Health_Score__c: 38, Segment__c: 'at-risk', MRR__c: 900 });
+});
+
+test('re-running with no change makes zero upsert calls, and changing two rows sends exactly those two', async () => {
+  await engine.run(sync);
+  const afterFirst = engine.sf.stats();
+
+  const rerun = await engine.run(sync);
+  expect(rerun).toMatchObject({ added: 0, changed: 0, unchanged: TOTAL, succeeded: 0 });
+  expect(engine.sf.stats().upsertRequests).toBe(afterFirst.upsertRequests);
+
+  await updateDemoAccounts(engine.warehouse, DEMO_CHANGES);
+  const changed = await engine.run(sync);
+  expect(changed).toMatchObject({ changed: 2, succeeded: 2, unchanged: TOTAL - 2 });
+  expect(engine.sf.stats().recordsUpserted - afterFirst.recordsUpserted).toBe(2);
+  const initech = engine.sf.records('Account').find((a) => a.External_Id__c === 'initech');
+  expect(initech).toMatchObject({ Health_Score__c: 45, Segment__c: 'at-risk' });
+});
+
+test('running a full resync twice or re-executing a delivered batch never duplicates an Account', async () => {
+  await engine.run(sync, { kind: 'full' });
+  const second = await engine.run(sync, { kind: 'full' });
+  expect(second).toMatchObject({ changed: TOTAL, succeeded: TOTAL });
+  expect(engine.sf.records('Account')).toHaveLength(TOTAL);
+
+  // As if the worker died after Salesforce accepted batch 1 but before its outcome was recorded.
+  await engine.store.db.updateTable('batches').set({ delivered_at: null }).where('sync_id', '=', sync).execute();
+  await engine.store.db
+    .insertInto('staged_records')
+    .values({ sync_id: sync, run_number: second.runNumber, batch_number: 1, position: 0, key: 'acme', operation: 'upsert', hash: 'h', payload: JSON.stringify({ External_Id__c: 'acme', Name: 'Acme' }), destination_id: null, cursor_value: null })
+    .execute();
+  const activities = createActivities({ config: engine.config, baseDir: engine.dir, store: engine.store, taskQueue: engine.taskQueue, client: null });
+  const before = engine.sf.stats().upsertRequests;
+  const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, { syncId: sync, runNumber: second.runNumber, batchNumber: 1 });
+
+  expect(result).toEqual({ succeeded: 1, failed: 0 });
+  expect(engine.sf.stats().upsertRequests).toBe(before + 1);
+  expect(engine.sf.records('Account')).toHaveLength(TOTAL);
+});
+
+test('a record Salesforce rejects is a failed record with its error code, the others land, `ebb records --failed` shows it, and fixing the row delivers it', async () => {
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: LONG_NAME }]);
+  const run = await engine.run(sync);
+
+  expect(run).toMatchObject({ status: 'succeeded', succeeded: TOTAL - 1, failed: 1 });
+  expect(engine.sf.records('Account')).toHaveLength(TOTAL - 1);
+  const [failure] = await engine.store.listRecordResults(sync, { runNumber: run.runNumber, failedOnly: true });
+  expect(failure).toMatchObject({ key: 'acme', errorCode: 'STRING_TOO_LONG' });
+  expect(failure?.errorMessage).toMatch(/Name/);
+
+  const cli = await promisify(execFile)('node', [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'records', sync, '--failed'], {
+    env: { ...process.env, ...engine.env },
+  });
+  expect(cli.stdout).toMatch(/acme\s+upsert\s+failed/);
+  expect(cli.stdout).toContain('STRING_TOO_LONG');
+
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: 'Acme Corp' }]);
+  const fixed = await engine.run(sync);
+  expect(fixed).toMatchObject({ added: 1, succeeded: 1, failed: 0 });
+  expect(engine.sf.records('Account').find((a) => a.External_Id__c === 'acme')).toMatchObject({ Name: 'Acme Corp' });
+});
+
+test('a full resync sends every row again and a replay re-sends only the failed records', async () => {
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'globex', name: LONG_NAME }]);
+  const first = await engine.run(sync);
+  expect(first.failed).toBe(1);
+
+  const beforeResync = engine.sf.stats();
+  const resync = await engine.run(sync, { kind: 'full' });
+  expect(resync).toMatchObject({ kind: 'full', succeeded: TOTAL - 1, failed: 1 });
+  expect(engine.sf.stats().recordsUpserted - beforeResync.recordsUpserted).toBe(TOTAL - 1);
+
+  const beforeReplay = engine.sf.stats();
+  const replay = await engine.run(sync, { kind: 'replay', runNumber: first.runNumber });
+  expect(replay).toMatchObject({ kind: 'replay', succeeded: 0, failed: 1 });
+  expect(engine.sf.stats().recordsUpserted).toBe(beforeReplay.recordsUpserted);
+  expect(engine.sf.stats().recordsFailed - beforeReplay.recordsFailed).toBe(1);
+});
+
+test('a paused sync ignores its Temporal Schedule until it is resumed', async () => {
+  const schedules = await ensureSchedules(engine.client, { ...engine.config, syncs: { [sync]: { ...engine.config.syncs[sync]!, schedule: { every: '1h' } } } }, engine.taskQueue);
+  const schedule = engine.client.schedule.getHandle(scheduleId(sync));
+  try {
+    expect(schedules).toEqual([scheduleId(sync)]);
+    await engine.run(sync);
+    const controller = engine.client.workflow.getHandle(`sync/${sync}`);
+    await controller.signal(pauseSignal, {});
+
+    await schedule.trigger();
+    const paused = await waitFor('the scheduled trigger to be dropped', async () => {
+      const s = await engine.status(sync);
+      return s.skippedWhilePaused === 1 && s;
+    });
+    expect(paused).toMatchObject({ paused: true, currentRun: null, pending: null });
+    expect((await engine.store.listRuns(sync)).length).toBe(1);
+
+    await controller.signal(resumeSignal, {});
+    await schedule.trigger();
+    await waitFor('the scheduled run after resume', async () => (await engine.store.listRuns(sync)).find((r) => r.run_number === 2 && r.status === 'succeeded'));
+  } finally {
+    await schedule.delete();
+  }
+});
+
+test('a sync with no successful run within twice its schedule interval is reported overdue', async () => {
+  await engine.stop();
+  engine = await startEngine({ generated: 0, syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`, '\n    schedule: { every: 1s }') });
+  sync = `sf-${engine.suffix}`;
+  await engine.run(sync);
+  expect((await engine.status(sync)).overdue).toBe(false);
+  await new Promise((r) => setTimeout(r, 2500));
+  expect(await engine.status(sync)).toMatchObject({ overdue: true, scheduleIntervalMs: 1000 });
+});
+
+test('no row value, key or secret from the model appears in the workflow histories', async () => {
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'umbrella', name: LONG_NAME }]);
+  const first = await engine.run(sync);
+  await updateDemoAccounts(engine.warehouse, DEMO_CHANGES);
+  const second = await engine.run(sync);
+  const replay = await engine.run(sync, { kind: 'replay' });
+  const text = await historiesText(engine.client, sync, [first.runNumber, second.runNumber, replay.runNumber]);
+
+  expect(text).toContain('planRun');
+  for (const seed of SEED_ACCOUNTS) {
+    expect(text).not.toContain(seed.name);
+    expect(text).not.toContain(`"${seed.account_id}"`);
+  }
+  expect(text).not.toContain('Overly Long');
+  expect(text).not.toContain(engine.sf.clientSecret);
+  expect(text).not.toContain('STRING_TOO_LONG');
+});
