@@ -21,8 +21,22 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'child_process', 'os'], message: 'Workflow code must be deterministic: do I/O in activities.' },
-            { group: ['**/state/**', '**/connectors/**', '**/sandbox/**', 'jsforce', '@slack/*', 'better-sqlite3', '@duckdb/*'], message: 'Workflows import activities as types only; do I/O in activities.' },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'child_process', 'os'],
+              message: 'Workflow code must be deterministic: do I/O in activities.',
+            },
+            {
+              group: [
+                '**/state/**',
+                '**/connectors/**',
+                '**/sandbox/**',
+                'jsforce',
+                '@slack/*',
+                'better-sqlite3',
+                '@duckdb/*',
+              ],
+              message: 'Workflows import activities as types only; do I/O in activities.',
+            },
           ],
         },
       ],
@@ -30,6 +44,14 @@ export default tseslint.config(
   },
   {
     files: ['test/**/*.ts'],
-    rules: { 'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name=/^(it|test|describe)$/][property.name='only']", message: '.only fails CI' }] },
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name=/^(it|test|describe)$/][property.name='only']",
+          message: '.only fails CI',
+        },
+      ],
+    },
   },
 );

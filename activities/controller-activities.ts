@@ -10,13 +10,20 @@ export async function allocateRun(
   return { runNumber: await ctx.store.allocateRun(input) };
 }
 
-export async function describeSync(_ctx: EngineContext, pool: DestinationPool, input: { syncId: string }): Promise<{ scheduleIntervalMs: number | null }> {
+export async function describeSync(
+  _ctx: EngineContext,
+  pool: DestinationPool,
+  input: { syncId: string },
+): Promise<{ scheduleIntervalMs: number | null }> {
   const { sync } = pool.resolve(input.syncId);
   return { scheduleIntervalMs: sync.schedule ? scheduleIntervalMs(sync.schedule) : null };
 }
 
 /** Signals-with-start the sync's controller; Schedules cannot signal, so they start a workflow that calls this. */
-export async function triggerController(ctx: EngineContext, input: { syncId: string; source: 'schedule' | 'manual' }): Promise<void> {
+export async function triggerController(
+  ctx: EngineContext,
+  input: { syncId: string; source: 'schedule' | 'manual' },
+): Promise<void> {
   if (!ctx.client) throw new Error('triggerController needs a Temporal client in the worker context');
   await ctx.client.workflow.signalWithStart('syncController', {
     workflowId: controllerWorkflowId(input.syncId),

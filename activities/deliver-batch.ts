@@ -29,7 +29,11 @@ export class DeliveryContractError extends Error {
   }
 }
 
-export async function deliverBatch(ctx: EngineContext, pool: DestinationPool, input: DeliverInput): Promise<DeliverResult> {
+export async function deliverBatch(
+  ctx: EngineContext,
+  pool: DestinationPool,
+  input: DeliverInput,
+): Promise<DeliverResult> {
   const { store } = ctx;
   const { syncId, runNumber, batchNumber } = input;
   const previous = await store.batchOutcome(syncId, runNumber, batchNumber);
@@ -68,7 +72,15 @@ export async function deliverBatch(ctx: EngineContext, pool: DestinationPool, in
     results: outcomes.map((o, i) => {
       const record = records[i] as RecordToDeliver;
       return o.status === 'succeeded'
-        ? { key: o.key, operation: record.operation, status: 'succeeded', destinationId: o.destinationId, errorCode: null, errorMessage: null, hash: record.hash }
+        ? {
+            key: o.key,
+            operation: record.operation,
+            status: 'succeeded',
+            destinationId: o.destinationId,
+            errorCode: null,
+            errorMessage: null,
+            hash: record.hash,
+          }
         : {
             key: o.key,
             operation: record.operation,

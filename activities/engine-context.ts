@@ -38,7 +38,10 @@ export class DestinationPool {
     let entry = this.destinations.get(syncId);
     if (!entry) {
       const resolved = this.resolve(syncId);
-      const destination = resolved.connector.create({ connection: resolved.destination.connection, sync: resolved.sync });
+      const destination = resolved.connector.create({
+        connection: resolved.destination.connection,
+        sync: resolved.sync,
+      });
       entry = { destination, checked: null };
       this.destinations.set(syncId, entry);
     }

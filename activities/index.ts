@@ -12,7 +12,8 @@ import type { RunInput, RunKind } from '../workflows/definitions';
 
 export function createActivities(ctx: EngineContext, pool: DestinationPool = new DestinationPool(ctx)) {
   return {
-    allocateRun: (input: { syncId: string; kind: RunKind; replayOfRun: number | null; requestId: string }) => allocateRun(ctx, input),
+    allocateRun: (input: { syncId: string; kind: RunKind; replayOfRun: number | null; requestId: string }) =>
+      allocateRun(ctx, input),
     describeSync: (input: { syncId: string }) => describeSync(ctx, pool, input),
     triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
     // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.

@@ -6,7 +6,11 @@
 import { postAlert } from '../connectors/destinations/slack-destination';
 import type { DestinationPool, EngineContext } from './engine-context';
 
-export async function notifyRun(ctx: EngineContext, pool: DestinationPool, input: { syncId: string; runNumber: number }): Promise<{ alerted: boolean }> {
+export async function notifyRun(
+  ctx: EngineContext,
+  pool: DestinationPool,
+  input: { syncId: string; runNumber: number },
+): Promise<{ alerted: boolean }> {
   const { sync } = pool.resolve(input.syncId);
   const alert = sync.alert;
   if (!alert) return { alerted: false };
@@ -16,7 +20,11 @@ export async function notifyRun(ctx: EngineContext, pool: DestinationPool, input
   const runFailed = run.status === 'failed';
   if (!runFailed && run.failed < threshold) return { alerted: false };
 
-  const samples = await ctx.store.listRecordResults(input.syncId, { runNumber: input.runNumber, failedOnly: true, limit: 3 });
+  const samples = await ctx.store.listRecordResults(input.syncId, {
+    runNumber: input.runNumber,
+    failedOnly: true,
+    limit: 3,
+  });
   const lines = [
     runFailed
       ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? 'unknown error'}`
@@ -26,7 +34,13 @@ export async function notifyRun(ctx: EngineContext, pool: DestinationPool, input
     `See all: \`ebb records ${input.syncId} --run ${run.run_number} --failed\``,
   ];
   const connection = ctx.config.destinations[alert.destination];
-  if (!connection) throw new Error(`alert destination '${alert.destination}' of sync '${input.syncId}' is not configured`);
-  await postAlert({ connection, channel: alert.channel, text: lines.join('\n'), idempotencyKey: `ebb-alert:${input.syncId}:${run.run_number}` });
+  if (!connection)
+    throw new Error(`alert destination '${alert.destination}' of sync '${input.syncId}' is not configured`);
+  await postAlert({
+    connection,
+    channel: alert.channel,
+    text: lines.join('\n'),
+    idempotencyKey: `ebb-alert:${input.syncId}:${run.run_number}`,
+  });
   return { alerted: true };
 }

@@ -65,7 +65,8 @@ class BatchWriter {
   async flush(): Promise<void> {
     if (!this.buffer.length) return;
     this.batches++;
-    if (!this.dryRun) await this.store.stageBatch(this.syncId, this.runNumber, this.batches, this.buffer, this.maybeSent);
+    if (!this.dryRun)
+      await this.store.stageBatch(this.syncId, this.runNumber, this.batches, this.buffer, this.maybeSent);
     this.buffer = [];
   }
 }
@@ -89,7 +90,10 @@ export async function planRun(
   const destination = await pool.get(syncId, { checked: !dryRun });
   await store.clearPlan(syncId, runNumber);
 
-  const replayOfRun = kind === 'replay' ? (input.replayOfRun ?? (await store.latestRun(syncId, { withFailures: true }))?.run_number ?? null) : null;
+  const replayOfRun =
+    kind === 'replay'
+      ? (input.replayOfRun ?? (await store.latestRun(syncId, { withFailures: true }))?.run_number ?? null)
+      : null;
   const useCursor = sync.changeDetection === 'cursor' && kind === 'incremental' && model.cursor !== undefined;
   const cursorFrom = useCursor ? await store.getCursor(syncId) : null;
   const sql = buildModelQuery({
@@ -168,7 +172,14 @@ export async function planRun(
       else counts.changed++;
       if (sync.mode === 'insert' && snapshot) continue;
       sample({ key, operation: snapshot ? 'change' : 'add', payload });
-      await writer.add({ key, operation: 'upsert', hash, payload, destinationId: snapshot?.destinationId ?? null, cursorValue });
+      await writer.add({
+        key,
+        operation: 'upsert',
+        hash,
+        payload,
+        destinationId: snapshot?.destinationId ?? null,
+        cursorValue,
+      });
     }
   };
 
@@ -227,7 +238,14 @@ export async function planRun(
       for (const s of gone) {
         counts.removed++;
         sample({ key: s.key, operation: 'remove', payload: {} });
-        await writer.add({ key: s.key, operation: 'delete', hash: s.hash, payload: {}, destinationId: s.destination_id, cursorValue: null });
+        await writer.add({
+          key: s.key,
+          operation: 'delete',
+          hash: s.hash,
+          payload: {},
+          destinationId: s.destination_id,
+          cursorValue: null,
+        });
       }
       after = gone[gone.length - 1]?.key ?? null;
       heartbeat({ rows: rowIndex });
@@ -249,4 +267,3 @@ export async function planRun(
     samples,
   };
 }
-

@@ -27,11 +27,18 @@ export function defaultConfigFile(): string {
 export function loadCliContext(configFile: string = defaultConfigFile()): CliContext {
   const file = path.resolve(configFile);
   const config = loadConfigOrThrow(file);
-  return { configFile: file, baseDir: path.dirname(file), config, taskQueue: process.env.EBB_TASK_QUEUE ?? CONTROLLER_TASK_QUEUE };
+  return {
+    configFile: file,
+    baseDir: path.dirname(file),
+    config,
+    taskQueue: process.env.EBB_TASK_QUEUE ?? CONTROLLER_TASK_QUEUE,
+  };
 }
 
 export async function openStore(ctx: CliContext): Promise<StateStore> {
-  return openStateStore(ctx.config.state.url ? { url: ctx.config.state.url } : { path: path.resolve(ctx.baseDir, ctx.config.state.path) });
+  return openStateStore(
+    ctx.config.state.url ? { url: ctx.config.state.url } : { path: path.resolve(ctx.baseDir, ctx.config.state.path) },
+  );
 }
 
 function tlsOptions(): ConnectionOptions['tls'] {
@@ -47,7 +54,10 @@ function connectionOptions(ctx: CliContext): ConnectionOptions & NativeConnectio
 
 export async function connectClient(ctx: CliContext): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect(connectionOptions(ctx));
-  return { client: new Client({ connection, namespace: ctx.config.temporal.namespace }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: ctx.config.temporal.namespace }),
+    close: () => connection.close(),
+  };
 }
 
 export async function connectNative(ctx: CliContext): Promise<NativeConnection> {

@@ -37,12 +37,16 @@ async function main(): Promise<void> {
     await runSync(env, 'accounts-to-sf');
     say(`  upsert requests made: ${env.salesforce.stats().upsertRequests - before}`);
 
-    say(`\n3. Change two accounts in the warehouse (${DEMO_CHANGES.map((c) => `${c.account_id} health -> ${c.health}`).join(', ')}) and sync again:`);
+    say(
+      `\n3. Change two accounts in the warehouse (${DEMO_CHANGES.map((c) => `${c.account_id} health -> ${c.health}`).join(', ')}) and sync again:`,
+    );
     await updateDemoAccounts(env.warehouse, DEMO_CHANGES);
     await runSync(env, 'accounts-to-sf');
     for (const id of DEMO_CHANGES.map((c) => c.account_id)) {
       const rec = env.salesforce.records('Account').find((r) => r.External_Id__c === id);
-      say(`  Salesforce Account ${id}: Health_Score__c = ${String(rec?.Health_Score__c)}, Segment__c = ${String(rec?.Segment__c)}`);
+      say(
+        `  Salesforce Account ${id}: Health_Score__c = ${String(rec?.Health_Score__c)}, Segment__c = ${String(rec?.Segment__c)}`,
+      );
     }
 
     say('\n4. At-risk accounts to Slack (#cs-alerts):');
@@ -53,12 +57,16 @@ async function main(): Promise<void> {
 
     say('\nLook around:');
     say('  npx ebb runs accounts-to-sf        (with the variables `npm run dev` prints)');
-    say('  npm run dev                          keeps Temporal (UI at http://127.0.0.1:8233), the sandboxes and a worker running');
+    say(
+      '  npm run dev                          keeps Temporal (UI at http://127.0.0.1:8233), the sandboxes and a worker running',
+    );
     if (keep) {
       say(`\nTemporal UI: ${env.server.uiUrl}/namespaces/default/workflows  (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => process.once('SIGINT', resolve));
     } else {
-      say(`  Temporal UI of this demo (while it runs, e.g. \`npm run demo -- --keep\`): ${env.server.uiUrl}/namespaces/default/workflows`);
+      say(
+        `  Temporal UI of this demo (while it runs, e.g. \`npm run demo -- --keep\`): ${env.server.uiUrl}/namespaces/default/workflows`,
+      );
     }
   } finally {
     await env.stop();

@@ -61,7 +61,10 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     dbFilename: path.join(demoDir, 'temporal.db'),
     logFile: path.join(demoDir, 'temporal-dev-server.log'),
   });
-  const salesforce = await startSalesforceSandbox({ port: await portOr(8787), file: path.join(demoDir, 'salesforce-records.json') });
+  const salesforce = await startSalesforceSandbox({
+    port: await portOr(8787),
+    file: path.join(demoDir, 'salesforce-records.json'),
+  });
   const slack = await startSlackSandbox({ port: await portOr(8788) });
 
   Object.assign(process.env, {
@@ -80,7 +83,14 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
   const native = await NativeConnection.connect({ address: server.address });
   const taskQueue = CONTROLLER_TASK_QUEUE;
   await ensureSchedules(client, config, taskQueue);
-  const workers = await startWorkers({ config, baseDir: path.dirname(DEMO_CONFIG), store, connection: native, client, taskQueue });
+  const workers = await startWorkers({
+    config,
+    baseDir: path.dirname(DEMO_CONFIG),
+    store,
+    connection: native,
+    client,
+    taskQueue,
+  });
 
   return {
     demoDir,
@@ -115,10 +125,14 @@ export function printDevEndpoints(env: DevEnvironment): void {
   say('');
   say('In another terminal, with these variables, use the CLI against this environment:');
   say(`  export EBB_CONFIG=${DEMO_CONFIG} EBB_TEMPORAL_ADDRESS=${env.server.address} EBB_DEMO_DIR=${env.demoDir}`);
-  say(`  export SF_LOGIN_URL=${env.salesforce.url} SF_CLIENT_ID=${env.salesforce.clientId} SF_CLIENT_SECRET=${env.salesforce.clientSecret}`);
+  say(
+    `  export SF_LOGIN_URL=${env.salesforce.url} SF_CLIENT_ID=${env.salesforce.clientId} SF_CLIENT_SECRET=${env.salesforce.clientSecret}`,
+  );
   say(`  export SLACK_BOT_TOKEN=${env.slack.token} SLACK_API_URL=${env.slack.url}`);
   say('  npx ebb run accounts-to-sf --wait');
-  say('Or in the UI: start workflow type `syncController` with id `sync/accounts-to-sf`, task queue `ebb`, input {"syncId":"accounts-to-sf"},');
+  say(
+    'Or in the UI: start workflow type `syncController` with id `sync/accounts-to-sf`, task queue `ebb`, input {"syncId":"accounts-to-sf"},',
+  );
   say('then send it the signals runNow, fullResync, replayFailed, pause or resume.');
 }
 

@@ -32,7 +32,9 @@ export function buildProgram(): Command {
     .command('validate [file]')
     .description('check ebb.yaml and report every problem at once')
     .option('--json', 'machine-readable output')
-    .action(async (file: string | undefined, o: { json?: boolean }) => validateCommand({ file: file ?? config(), json: o.json }));
+    .action(async (file: string | undefined, o: { json?: boolean }) =>
+      validateCommand({ file: file ?? config(), json: o.json }),
+    );
 
   program
     .command('worker')
@@ -61,7 +63,9 @@ export function buildProgram(): Command {
 
   program
     .command('replay <sync>')
-    .description('re-send the failed records of a run (latest run with failures unless --run), with current warehouse values')
+    .description(
+      're-send the failed records of a run (latest run with failures unless --run), with current warehouse values',
+    )
     .option('--run <n>', 'the run whose failures to replay', positiveInt)
     .option('--wait', 'wait for the run and print its results')
     .option('--json', 'machine-readable output')
@@ -74,20 +78,26 @@ export function buildProgram(): Command {
     .description('dry run: what a run would add, change and remove, with samples; sends nothing')
     .option('--full', 'plan a full resync')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string, o: { full?: boolean; json?: boolean }) => planCommand({ config: config(), sync, ...o }));
+    .action(async (sync: string, o: { full?: boolean; json?: boolean }) =>
+      planCommand({ config: config(), sync, ...o }),
+    );
 
   program
     .command('status [sync]')
     .description('state of every sync (or one): paused, running, last run, overdue')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string | undefined, o: { json?: boolean }) => statusCommand({ config: config(), sync, json: o.json }));
+    .action(async (sync: string | undefined, o: { json?: boolean }) =>
+      statusCommand({ config: config(), sync, json: o.json }),
+    );
 
   program
     .command('runs <sync>')
     .description('run history: counts, duration, requests, failures')
     .option('--limit <n>', 'how many runs', positiveInt, 20)
     .option('--json', 'machine-readable output')
-    .action(async (sync: string, o: { limit: number; json?: boolean }) => runsCommand({ config: config(), sync, ...o }));
+    .action(async (sync: string, o: { limit: number; json?: boolean }) =>
+      runsCommand({ config: config(), sync, ...o }),
+    );
 
   program
     .command('records <sync>')
@@ -112,7 +122,9 @@ export function buildProgram(): Command {
 
   program
     .command('dev')
-    .description('run a local Temporal dev server (with UI), the Salesforce and Slack sandboxes, the demo warehouse and a worker')
+    .description(
+      'run a local Temporal dev server (with UI), the Salesforce and Slack sandboxes, the demo warehouse and a worker',
+    )
     .action(async () => devCommand());
 
   return program;
@@ -133,7 +145,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.name}: ${e.message}\n`);
       return 1;
     }
-    process.stderr.write(`${e?.stack ?? String(err)}\nThis looks like a bug in ebb; please report it with the output above.\n`);
+    process.stderr.write(
+      `${e?.stack ?? String(err)}\nThis looks like a bug in ebb; please report it with the output above.\n`,
+    );
     return 70;
   }
 }

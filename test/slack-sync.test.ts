@@ -29,9 +29,15 @@ afterEach(async () => {
 });
 
 test('at-risk rows become one message each, a re-run calls Slack for nothing, and a changed row updates its message in place', async () => {
-  engine = await startEngine({ generated: 6, syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "segment = 'at-risk'"`) });
+  engine = await startEngine({
+    generated: 6,
+    syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "segment = 'at-risk'"`),
+  });
   const sync = `slack-${engine.suffix}`;
-  const [{ n }] = (await execDuckDb(engine.warehouse, "select count(*) as n from account_health where segment = 'at-risk'")) as [{ n: string }];
+  const [{ n }] = (await execDuckDb(
+    engine.warehouse,
+    "select count(*) as n from account_health where segment = 'at-risk'",
+  )) as [{ n: string }];
   const atRisk = Number(n);
 
   const first = await engine.run(sync);
@@ -56,25 +62,50 @@ test('at-risk rows become one message each, a re-run calls Slack for nothing, an
 });
 
 test('re-executing a batch whose posts were accepted but never recorded posts nothing twice', async () => {
-  engine = await startEngine({ generated: 0, syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "account_id in ('acme', 'globex')"`) });
+  engine = await startEngine({
+    generated: 0,
+    syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "account_id in ('acme', 'globex')"`),
+  });
   const sync = `slack-${engine.suffix}`;
   const run = await engine.run(sync);
   expect(engine.slack.messages(CS_ALERTS)).toHaveLength(2);
 
   // As if the worker died after Slack accepted the posts but before their ts were recorded.
-  const activities = createActivities({ config: engine.config, baseDir: engine.dir, store: engine.store, taskQueue: engine.taskQueue, client: null });
-  const plan = await new MockActivityEnvironment().run(activities.planRun, { syncId: sync, runNumber: run.runNumber + 1, kind: 'full', replayOfRun: null });
-  expect(plan.batches).toBe(1);
+  const activities = createActivities({
+    config: engine.config,
+    baseDir: engine.dir,
+    store: engine.store,
+    taskQueue: engine.taskQueue,
+    client: null,
+  });
+  const plan = await new MockActivityEnvironment().run(activities.planRun, {
+    syncId: sync,
+    runNumber: run.runNumber + 1,
+    kind: 'full' as const,
+    replayOfRun: null,
+  });
+  expect((plan as { batches: number }).batches).toBe(1);
   await engine.store.db.updateTable('snapshots').set({ destination_id: null }).where('sync_id', '=', sync).execute();
-  await engine.store.db.updateTable('staged_records').set({ destination_id: null }).where('sync_id', '=', sync).execute();
-  const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, { syncId: sync, runNumber: run.runNumber + 1, batchNumber: 1 });
+  await engine.store.db
+    .updateTable('staged_records')
+    .set({ destination_id: null })
+    .where('sync_id', '=', sync)
+    .execute();
+  const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, {
+    syncId: sync,
+    runNumber: run.runNumber + 1,
+    batchNumber: 1,
+  });
 
   expect(result).toEqual({ succeeded: 2, failed: 0 });
   expect(engine.slack.messages(CS_ALERTS)).toHaveLength(2);
 });
 
 test('a channel limited to 1 message per second receives 30 messages, all delivered, in about the time the limit implies', async () => {
-  engine = await startEngine({ generated: 30, syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "account_id like 'acct-%'"`) });
+  engine = await startEngine({
+    generated: 30,
+    syncsYaml: ({ suffix }) => slackSync(`slack-${suffix}`, `\n    filter: "account_id like 'acct-%'"`),
+  });
   const sync = `slack-${engine.suffix}`;
   const started = Date.now();
   const run = await engine.run(sync);
@@ -111,8 +142,17 @@ test('a failing run sends exactly one alert with what failed and how to see the 
   expect(alerts[0]?.text).toContain(`ebb records ${sync}`);
 
   // The alert activity retried (e.g. after a lost answer) finds its post instead of posting again.
-  const activities = createActivities({ config: engine.config, baseDir: engine.dir, store: engine.store, taskQueue: engine.taskQueue, client: null });
-  await new MockActivityEnvironment({ attempt: 2 }).run(activities.notifyRun, { syncId: sync, runNumber: run.runNumber });
+  const activities = createActivities({
+    config: engine.config,
+    baseDir: engine.dir,
+    store: engine.store,
+    taskQueue: engine.taskQueue,
+    client: null,
+  });
+  await new MockActivityEnvironment({ attempt: 2 }).run(activities.notifyRun, {
+    syncId: sync,
+    runNumber: run.runNumber,
+  });
   expect(engine.slack.messages(EBB_ALERTS)).toHaveLength(1);
 });
 

@@ -83,11 +83,32 @@ test('running a full resync twice or re-executing a delivered batch never duplic
   await engine.store.db.updateTable('batches').set({ delivered_at: null }).where('sync_id', '=', sync).execute();
   await engine.store.db
     .insertInto('staged_records')
-    .values({ sync_id: sync, run_number: second.runNumber, batch_number: 1, position: 0, key: 'acme', operation: 'upsert', hash: 'h', payload: JSON.stringify({ External_Id__c: 'acme', Name: 'Acme' }), destination_id: null, cursor_value: null })
+    .values({
+      sync_id: sync,
+      run_number: second.runNumber,
+      batch_number: 1,
+      position: 0,
+      key: 'acme',
+      operation: 'upsert',
+      hash: 'h',
+      payload: JSON.stringify({ External_Id__c: 'acme', Name: 'Acme' }),
+      destination_id: null,
+      cursor_value: null,
+    })
     .execute();
-  const activities = createActivities({ config: engine.config, baseDir: engine.dir, store: engine.store, taskQueue: engine.taskQueue, client: null });
+  const activities = createActivities({
+    config: engine.config,
+    baseDir: engine.dir,
+    store: engine.store,
+    taskQueue: engine.taskQueue,
+    client: null,
+  });
   const before = engine.sf.stats().upsertRequests;
-  const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, { syncId: sync, runNumber: second.runNumber, batchNumber: 1 });
+  const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, {
+    syncId: sync,
+    runNumber: second.runNumber,
+    batchNumber: 1,
+  });
 
   expect(result).toEqual({ succeeded: 1, failed: 0 });
   expect(engine.sf.stats().upsertRequests).toBe(before + 1);
@@ -104,9 +125,13 @@ test('a record Salesforce rejects is a failed record with its error code, the ot
   expect(failure).toMatchObject({ key: 'acme', errorCode: 'STRING_TOO_LONG' });
   expect(failure?.errorMessage).toMatch(/Name/);
 
-  const cli = await promisify(execFile)('node', [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'records', sync, '--failed'], {
-    env: { ...process.env, ...engine.env },
-  });
+  const cli = await promisify(execFile)(
+    'node',
+    [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'records', sync, '--failed'],
+    {
+      env: { ...process.env, ...engine.env },
+    },
+  );
   expect(cli.stdout).toMatch(/acme\s+upsert\s+failed/);
   expect(cli.stdout).toContain('STRING_TOO_LONG');
 
@@ -134,7 +159,11 @@ test('a full resync sends every row again and a replay re-sends only the failed 
 });
 
 test('a paused sync ignores its Temporal Schedule until it is resumed', async () => {
-  const schedules = await ensureSchedules(engine.client, { ...engine.config, syncs: { [sync]: { ...engine.config.syncs[sync]!, schedule: { every: '1h' } } } }, engine.taskQueue);
+  const schedules = await ensureSchedules(
+    engine.client,
+    { ...engine.config, syncs: { [sync]: { ...engine.config.syncs[sync]!, schedule: { every: '1h' } } } },
+    engine.taskQueue,
+  );
   const schedule = engine.client.schedule.getHandle(scheduleId(sync));
   try {
     expect(schedules).toEqual([scheduleId(sync)]);
@@ -152,7 +181,9 @@ test('a paused sync ignores its Temporal Schedule until it is resumed', async ()
 
     await controller.signal(resumeSignal, {});
     await schedule.trigger();
-    await waitFor('the scheduled run after resume', async () => (await engine.store.listRuns(sync)).find((r) => r.run_number === 2 && r.status === 'succeeded'));
+    await waitFor('the scheduled run after resume', async () =>
+      (await engine.store.listRuns(sync)).find((r) => r.run_number === 2 && r.status === 'succeeded'),
+    );
   } finally {
     await schedule.delete();
   }
@@ -160,7 +191,10 @@ test('a paused sync ignores its Temporal Schedule until it is resumed', async ()
 
 test('a sync with no successful run within twice its schedule interval is reported overdue', async () => {
   await engine.stop();
-  engine = await startEngine({ generated: 0, syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`, '\n    schedule: { every: 1s }') });
+  engine = await startEngine({
+    generated: 0,
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`, '\n    schedule: { every: 1s }'),
+  });
   sync = `sf-${engine.suffix}`;
   await engine.run(sync);
   expect((await engine.status(sync)).overdue).toBe(false);

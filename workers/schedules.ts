@@ -19,7 +19,9 @@ export async function ensureSchedules(client: Client, config: EbbConfig, taskQue
       continue;
     }
     const spec: ScheduleOptions['spec'] =
-      'every' in sync.schedule ? { intervals: [{ every: sync.schedule.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] } : { cronExpressions: [sync.schedule.cron] };
+      'every' in sync.schedule
+        ? { intervals: [{ every: sync.schedule.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] }
+        : { cronExpressions: [sync.schedule.cron] };
     const action: ScheduleOptions['action'] = {
       type: 'startWorkflow',
       workflowType: 'scheduledSyncTrigger',

@@ -44,10 +44,18 @@ export function destinationLimits(ctx: EngineContext, pool: DestinationPool): Ma
 }
 
 export async function startWorkers(input: StartWorkersInput): Promise<RunningWorkers> {
-  const ctx: EngineContext = { config: input.config, baseDir: input.baseDir, store: input.store, taskQueue: input.taskQueue, client: input.client };
+  const ctx: EngineContext = {
+    config: input.config,
+    baseDir: input.baseDir,
+    store: input.store,
+    taskQueue: input.taskQueue,
+    client: input.client,
+  };
   const pool = new DestinationPool(ctx);
   const activities = createActivities(ctx, pool);
-  const workflowSource = input.workflowBundle ? { workflowBundle: input.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
+  const workflowSource = input.workflowBundle
+    ? { workflowBundle: input.workflowBundle }
+    : { workflowsPath: require.resolve('../workflows') };
   const common = { connection: input.connection, namespace: input.namespace ?? 'default' };
 
   const workers: Worker[] = [];

@@ -13,12 +13,22 @@ export const planningActivity: ActivityOptions = {
   startToCloseTimeout: '1 hour',
   // Plan heartbeats per chunk; a dead worker is noticed within this window, not after an hour.
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 export const deliveryActivity: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
   // Unlimited attempts: a destination outage delays the run but loses nothing; Retry-After overrides the backoff.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };

@@ -3,7 +3,9 @@ import type { SyncStatus } from './definitions';
 
 /** A markdown summary the Temporal UI shows on the controller's page (counts only, no row values). */
 export function renderControllerDetails(s: SyncStatus): void {
-  const lines = [`**sync ${s.syncId}**: ${s.paused ? 'paused' : s.currentRun ? `running run ${s.currentRun.runNumber} (${s.currentRun.kind})` : 'idle'}`];
+  const lines = [
+    `**sync ${s.syncId}**: ${s.paused ? 'paused' : s.currentRun ? `running run ${s.currentRun.runNumber} (${s.currentRun.kind})` : 'idle'}`,
+  ];
   if (s.pending) lines.push(`next: ${s.pending.kind} run queued`);
   if (s.lastRun) {
     const r = s.lastRun;

@@ -10,7 +10,8 @@ export function describeFailure(err: unknown): string {
     if (!current.cause) break;
     current = current.cause;
   }
-  if (current instanceof ApplicationFailure) return current.type ? `${current.type}: ${current.message}` : current.message;
+  if (current instanceof ApplicationFailure)
+    return current.type ? `${current.type}: ${current.message}` : current.message;
   if (current instanceof TemporalFailure || current instanceof Error) return current.message;
   return String(current);
 }

@@ -139,7 +139,12 @@ export async function syncController(input: ControllerInput): Promise<void> {
     if (!pending) continue;
     state.pending = null;
 
-    const { runNumber } = await allocateRun({ syncId, kind: pending.kind, replayOfRun: pending.replayOfRun, requestId: uuid4() });
+    const { runNumber } = await allocateRun({
+      syncId,
+      kind: pending.kind,
+      replayOfRun: pending.replayOfRun,
+      requestId: uuid4(),
+    });
     const workflowId = runWorkflowId(syncId, runNumber);
     current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString() };
     publish();

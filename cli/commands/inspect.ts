@@ -16,13 +16,26 @@ export async function statusCommand(options: { config?: string; sync?: string; j
       const status = await controllerStatus(client, syncId);
       const progress = status?.currentRun ? await runProgress(client, status.currentRun.workflowId) : null;
       const lastRun = await store.latestRun(syncId);
-      out.push({ syncId, controller: status ? 'running' : 'not started', status, progress, lastStoredRun: lastRun ?? null, cursor: await store.getCursor(syncId) });
+      out.push({
+        syncId,
+        controller: status ? 'running' : 'not started',
+        status,
+        progress,
+        lastStoredRun: lastRun ?? null,
+        cursor: await store.getCursor(syncId),
+      });
     }
     if (options.json) return printJson(out);
     printTable(
       out.map((o) => ({
         sync: o.syncId,
-        state: !o.status ? 'not started' : o.status.paused ? 'paused' : o.status.currentRun ? `running #${o.status.currentRun.runNumber}` : 'idle',
+        state: !o.status
+          ? 'not started'
+          : o.status.paused
+            ? 'paused'
+            : o.status.currentRun
+              ? `running #${o.status.currentRun.runNumber}`
+              : 'idle',
         progress: o.progress ? `${o.progress.batchesDone}/${o.progress.batchesTotal} batches` : '',
         'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${o.lastStoredRun.status}` : '-',
         failed: o.lastStoredRun?.failed ?? '',
@@ -37,7 +50,12 @@ export async function statusCommand(options: { config?: string; sync?: string; j
   }
 }
 
-export async function runsCommand(options: { config?: string; sync: string; json?: boolean; limit?: number }): Promise<void> {
+export async function runsCommand(options: {
+  config?: string;
+  sync: string;
+  json?: boolean;
+  limit?: number;
+}): Promise<void> {
   const ctx = loadCliContext(options.config);
   resolveSync(ctx.config, options.sync);
   const store = await openStore(ctx);
@@ -61,25 +79,67 @@ export async function runsCommand(options: { config?: string; sync: string; json
         requests: r.api_calls,
         error: r.error_message ?? '',
       })),
-      ['run', 'kind', 'status', 'started', 'duration', 'added', 'changed', 'removed', 'unchanged', 'succeeded', 'failed', 'requests', 'error'],
+      [
+        'run',
+        'kind',
+        'status',
+        'started',
+        'duration',
+        'added',
+        'changed',
+        'removed',
+        'unchanged',
+        'succeeded',
+        'failed',
+        'requests',
+        'error',
+      ],
     );
   } finally {
     await store.close();
   }
 }
 
-export async function recordsCommand(options: { config?: string; sync: string; run?: number; failed?: boolean; json?: boolean; limit?: number }): Promise<void> {
+export async function recordsCommand(options: {
+  config?: string;
+  sync: string;
+  run?: number;
+  failed?: boolean;
+  json?: boolean;
+  limit?: number;
+}): Promise<void> {
   const ctx = loadCliContext(options.config);
   resolveSync(ctx.config, options.sync);
   const store = await openStore(ctx);
   try {
     let runNumber = options.run;
     if (runNumber === undefined) runNumber = (await store.latestRun(options.sync))?.run_number;
-    const records = runNumber === undefined ? [] : await store.listRecordResults(options.sync, { runNumber, failedOnly: options.failed, limit: options.limit ?? 1000 });
+    const records =
+      runNumber === undefined
+        ? []
+        : await store.listRecordResults(options.sync, {
+            runNumber,
+            failedOnly: options.failed,
+            limit: options.limit ?? 1000,
+          });
     if (options.json) return printJson(records);
-    if (!records.length) return say(runNumber === undefined ? `no runs of ${options.sync} yet` : `no ${options.failed ? 'failed ' : ''}records in run ${runNumber} of ${options.sync}`);
+    if (!records.length)
+      return say(
+        runNumber === undefined
+          ? `no runs of ${options.sync} yet`
+          : `no ${options.failed ? 'failed ' : ''}records in run ${runNumber} of ${options.sync}`,
+      );
     printTable(
-      records.map((r) => ({ run: r.runNumber, key: r.key, op: r.operation, status: r.status, 'destination id': r.destinationId, error: r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : '', attempt: r.attempt, at: r.at })),
+      records.map((r) => ({
+        run: r.runNumber,
+        key: r.key,
+        op: r.operation,
+        status: r.status,
+        'destination id': r.destinationId,
+        error: r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : '',
+        attempt: r.attempt,
+        at: r.at,
+      })),
       ['run', 'key', 'op', 'status', 'destination id', 'error', 'attempt', 'at'],
     );
   } finally {

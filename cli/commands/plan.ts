@@ -4,7 +4,12 @@ import { planRun } from '../../activities/plan-run';
 import { loadCliContext, openStore } from '../cli-context';
 import { printJson, say } from '../output';
 
-export async function planCommand(options: { config?: string; sync: string; full?: boolean; json?: boolean }): Promise<void> {
+export async function planCommand(options: {
+  config?: string;
+  sync: string;
+  full?: boolean;
+  json?: boolean;
+}): Promise<void> {
   const ctx = loadCliContext(options.config);
   const store = await openStore(ctx);
   const engine = { config: ctx.config, baseDir: ctx.baseDir, store, taskQueue: ctx.taskQueue, client: null };
@@ -20,8 +25,12 @@ export async function planCommand(options: { config?: string; sync: string; full
     const toSend = plan.added + plan.changed + plan.removed;
     if (options.json) return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize });
     say(`plan for ${options.sync}${options.full ? ' (full resync)' : ''}: nothing is sent`);
-    say(`  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`);
-    say(`  ${plan.batches} batches of up to ${destination.limits.batchSize} records (${toSend} records) would be delivered`);
+    say(
+      `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`,
+    );
+    say(
+      `  ${plan.batches} batches of up to ${destination.limits.batchSize} records (${toSend} records) would be delivered`,
+    );
     for (const s of plan.samples) say(`  ${s.operation} ${s.key}: ${JSON.stringify(s.payload)}`);
   } finally {
     await pool.closeAll();

@@ -21,13 +21,22 @@ export async function runCommand(options: RunOptions): Promise<void> {
   resolveSync(ctx.config, options.sync);
   const { client, close } = await connectClient(ctx);
   try {
-    const request = await requestRun(client, options.sync, ctx.taskQueue, { kind: options.kind, runNumber: options.runNumber });
+    const request = await requestRun(client, options.sync, ctx.taskQueue, {
+      kind: options.kind,
+      runNumber: options.runNumber,
+    });
     if (!options.wait) {
       if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: request.requestSeq });
-      else say(`requested a ${options.kind} run of ${options.sync} (request ${request.requestSeq}); follow it with \`ebb status ${options.sync}\``);
+      else
+        say(
+          `requested a ${options.kind} run of ${options.sync} (request ${request.requestSeq}); follow it with \`ebb status ${options.sync}\``,
+        );
       return;
     }
-    const bar = options.json || !process.stdout.isTTY ? null : new SingleBar({ format: ' {bar} {value}/{total} batches | {phase}' }, Presets.shades_classic);
+    const bar =
+      options.json || !process.stdout.isTTY
+        ? null
+        : new SingleBar({ format: ' {bar} {value}/{total} batches | {phase}' }, Presets.shades_classic);
     let started = false;
     const status = await waitForRequest(client, options.sync, request.requestSeq, (progress, s) => {
       if (!bar) return;
@@ -44,7 +53,9 @@ export async function runCommand(options: RunOptions): Promise<void> {
     const last = status.lastRun;
     if (!last) throw new ExitError(1, 'the run ended without a summary');
     const store = await openStore(ctx);
-    const failures = last.failed ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 }) : [];
+    const failures = last.failed
+      ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 })
+      : [];
     await store.close();
     if (options.json) printJson({ run: last, sampleFailures: failures });
     else {

@@ -22,7 +22,9 @@ export async function workerCommand(options: { config?: string }): Promise<void>
     taskQueue: ctx.taskQueue,
   });
   for (const q of workers.queues) {
-    say(`worker on ${q.taskQueue}${q.limits ? ` (concurrency ${q.limits.maxConcurrency}, ${q.limits.requestsPerSecond}/s, batches of ${q.limits.batchSize})` : ''}`);
+    say(
+      `worker on ${q.taskQueue}${q.limits ? ` (concurrency ${q.limits.maxConcurrency}, ${q.limits.requestsPerSecond}/s, batches of ${q.limits.batchSize})` : ''}`,
+    );
   }
   if (schedules.length) say(`schedules: ${schedules.join(', ')}`);
   const stop = () => void workers.shutdown();

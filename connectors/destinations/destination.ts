@@ -87,7 +87,10 @@ export interface DestinationConnector<C = unknown, S = unknown> {
    * Static checks that need no network, e.g. a template that does not parse, or a mapping naming a
    * column the model does not select. Returns problems with a path relative to the sync.
    */
-  staticCheck?(input: { sync: S; modelColumns: string[] | null }): Array<{ path: (string | number)[]; message: string; hint?: string }>;
+  staticCheck?(input: {
+    sync: S;
+    modelColumns: string[] | null;
+  }): Array<{ path: (string | number)[]; message: string; hint?: string }>;
   create(input: CreateDestinationInput<C, S>): Destination;
 }
 

@@ -3,15 +3,17 @@ import type { DestinationConnector } from './destination';
 import { salesforceConnector } from './salesforce-destination';
 import { slackConnector } from './slack-destination';
 
-export const destinationConnectors: Record<string, DestinationConnector<any, any>> = {
+export const destinationConnectors: Record<string, DestinationConnector<unknown, unknown>> = {
   [salesforceConnector.type]: salesforceConnector,
   [slackConnector.type]: slackConnector,
 };
 
-export function destinationConnector(type: string): DestinationConnector<any, any> {
+export function destinationConnector(type: string): DestinationConnector<unknown, unknown> {
   const connector = destinationConnectors[type];
   if (!connector) {
-    throw new Error(`Unknown destination type '${type}'. Known types: ${Object.keys(destinationConnectors).join(', ')}`);
+    throw new Error(
+      `Unknown destination type '${type}'. Known types: ${Object.keys(destinationConnectors).join(', ')}`,
+    );
   }
   return connector;
 }

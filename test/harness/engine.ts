@@ -12,7 +12,11 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrThrow } from '../../config/load-config';
 import type { EbbConfig } from '../../config/schema';
 import { requestRun, waitForRequest } from '../../cli/sync-control';
-import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../../sandbox/salesforce/salesforce-sandbox';
+import {
+  startSalesforceSandbox,
+  type SalesforceSandbox,
+  type SalesforceSandboxOptions,
+} from '../../sandbox/salesforce/salesforce-sandbox';
 import { startSlackSandbox, type SlackSandbox, type SlackSandboxOptions } from '../../sandbox/slack/slack-sandbox';
 import { buildDemoWarehouse } from '../../sandbox/warehouse/demo-warehouse';
 import { openStateStore, type StateStore } from '../../state/state-store';

@@ -34,7 +34,14 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = path.join(logDir, 'workflow-bundle.js');
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: console.error,
+    },
   });
   fs.writeFileSync(bundlePath, code);
   process.env.EBB_TEST_WORKFLOW_BUNDLE = bundlePath;

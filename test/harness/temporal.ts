@@ -17,7 +17,8 @@ export function quietWorkerLogs(): void {
 
 export function temporalAddress(): string {
   const address = process.env.EBB_TEST_TEMPORAL_ADDRESS;
-  if (!address) throw new Error('EBB_TEST_TEMPORAL_ADDRESS is not set: run tests through jest (global-setup starts the server)');
+  if (!address)
+    throw new Error('EBB_TEST_TEMPORAL_ADDRESS is not set: run tests through jest (global-setup starts the server)');
   return address;
 }
 
