@@ -6,10 +6,11 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { DEMO_CHANGES, SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { ensureSchedules } from '../workers/schedules';
-import { pauseSignal, resumeSignal, scheduleId } from '../workflows/definitions';
+import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
 
 const GENERATED = 40;
@@ -218,4 +219,131 @@ test('no row value, key or secret from the model appears in the workflow histori
   expect(text).not.toContain('Overly Long');
   expect(text).not.toContain(engine.sf.clientSecret);
   expect(text).not.toContain('STRING_TOO_LONG');
+});
+
+test('the controller continues as new before its history grows large, keeping its run history and requests', async () => {
+  await engine.stop();
+  engine = await startEngine({ generated: 0, syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`) });
+  sync = `sf-${engine.suffix}`;
+  const controller = engine.client.workflow.getHandle(`sync/${sync}`);
+  await engine.run(sync);
+  const firstRunId = (await controller.describe()).runId;
+
+  let runs = 1;
+  while ((await controller.describe()).runId === firstRunId) {
+    if (runs > 40) throw new Error('the controller never continued as new');
+    await engine.run(sync);
+    runs++;
+  }
+  const last = await engine.run(sync);
+  const status = await engine.status(sync);
+  expect(last.runNumber).toBe(runs + 1);
+  expect(status).toMatchObject({
+    requestSeq: runs + 1,
+    completedThroughSeq: runs + 1,
+    lastRun: { runNumber: runs + 1 },
+  });
+  expect(status.lastSuccessAt).not.toBeNull();
+});
+
+test('recorded controller and run histories replay deterministically against the current workflow code', async () => {
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: LONG_NAME }]);
+  const first = await engine.run(sync);
+  const second = await engine.run(sync, { kind: 'replay' });
+  const controller = engine.client.workflow.getHandle(`sync/${sync}`);
+  await controller.signal(pauseSignal, {});
+  await controller.signal(resumeSignal, {});
+  await controller.terminate('replay test');
+  const histories = [];
+  for (const workflowId of [
+    `sync/${sync}`,
+    `sync/${sync}/run/${first.runNumber}`,
+    `sync/${sync}/run/${second.runNumber}`,
+  ]) {
+    histories.push({ workflowId, history: await engine.client.workflow.getHandle(workflowId).fetchHistory() });
+  }
+  const bundle = process.env.EBB_TEST_WORKFLOW_BUNDLE;
+  const results = [];
+  for await (const result of Worker.runReplayHistories(
+    bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') },
+    histories,
+  )) {
+    results.push(result);
+  }
+  expect(results.map((r) => ({ id: r.workflowId, error: r.error?.message }))).toEqual(
+    histories.map((h) => ({ id: h.workflowId, error: undefined })),
+  );
+});
+
+test('run requests that arrive during a run are coalesced into one next run, and a full resync wins', async () => {
+  engine.sf.injectFaults({ latencyMs: 1500 });
+  const controller = engine.client.workflow.getHandle(`sync/${sync}`);
+  const first = engine.run(sync);
+  await waitFor('the first run to start', async () => (await engine.status(sync).catch(() => undefined))?.currentRun);
+  await controller.signal(runNowSignal, {});
+  await controller.signal(fullResyncSignal, {});
+  await controller.signal(runNowSignal, {});
+  await first;
+  engine.sf.injectFaults({ latencyMs: 0 });
+  await waitFor('the coalesced run', async () => {
+    const s = await engine.status(sync);
+    return s.completedThroughSeq === 4 && s;
+  });
+
+  const runs = await engine.store.listRuns(sync);
+  expect(runs.map((r) => [r.run_number, r.kind, r.status])).toEqual([
+    [2, 'full', 'succeeded'],
+    [1, 'incremental', 'succeeded'],
+  ]);
+});
+
+test('model rows with a null or duplicate primary key are failed records with the reason, and the other rows land', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: 0,
+    extraModelsYaml: `
+  messy_accounts:
+    source: warehouse
+    primaryKey: account_id
+    sql: >
+      select account_id, name, health, segment, mrr from account_health
+      union all select 'globex', 'Globex Twin', 1, 'at-risk', 1
+      union all select null, 'Nobody Inc', 1, 'at-risk', 1`,
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`).replace('model: account_health', 'model: messy_accounts'),
+  });
+  sync = `sf-${engine.suffix}`;
+  const run = await engine.run(sync);
+
+  expect(run).toMatchObject({ status: 'succeeded', invalid: 2, succeeded: 3, failed: 2 });
+  expect(
+    engine.sf
+      .records('Account')
+      .map((a) => a.External_Id__c)
+      .sort(),
+  ).toEqual(['acme', 'initech', 'umbrella']);
+  const failures = await engine.store.listRecordResults(sync, { runNumber: run.runNumber, failedOnly: true });
+  expect(failures.map((f) => [f.key, f.errorCode])).toEqual(
+    expect.arrayContaining([
+      ['globex', 'DUPLICATE_PRIMARY_KEY'],
+      [expect.stringContaining('null account_id'), 'NULL_PRIMARY_KEY'],
+    ]),
+  );
+  expect(failures.find((f) => f.key === 'globex')?.errorMessage).toMatch(/2 rows with account_id = 'globex'/);
+});
+
+test('503s, throttling with Retry-After and dropped connections are retried by Temporal until every record lands once', async () => {
+  await engine.run(sync, { kind: 'full' });
+  engine.sf.injectFaults({ serverUnavailable: 2, throttled: 1, retryAfterSeconds: 1, dropConnection: 1 });
+  const run = await engine.run(sync, { kind: 'full' });
+
+  expect(run).toMatchObject({ status: 'succeeded', succeeded: TOTAL, failed: 0 });
+  expect(run.apiCalls).toBeGreaterThan(1);
+  expect(engine.sf.records('Account')).toHaveLength(TOTAL);
+  const attempts = await engine.store.db
+    .selectFrom('batches')
+    .select('attempts')
+    .where('sync_id', '=', sync)
+    .where('run_number', '=', run.runNumber)
+    .execute();
+  expect(Math.max(...attempts.map((b) => b.attempts))).toBeGreaterThan(1);
 });

@@ -18,10 +18,14 @@ const workers: ChildProcess[] = [];
 
 function startWorkerProcess(name: string): ChildProcess {
   const log = fs.openSync(path.join(engine.dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'worker'], {
-    env: { ...process.env, ...engine.env },
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'worker'],
+    {
+      env: { ...process.env, ...engine.env },
+      stdio: ['ignore', log, log],
+    },
+  );
   fs.closeSync(log);
   workers.push(child);
   return child;

@@ -32,6 +32,8 @@ export interface EngineHarnessOptions {
   destinationsYaml?: (urls: { sf: SalesforceSandbox; slack: SlackSandbox }) => string;
   salesforce?: SalesforceSandboxOptions;
   slack?: SlackSandboxOptions;
+  /** Extra entries of ebb.yaml's `models:` section (account_health is always there). */
+  extraModelsYaml?: string;
   /** Start workers in this process (default true). */
   workers?: boolean;
 }
@@ -98,6 +100,7 @@ models:
     primaryKey: account_id
     sql: select account_id, name, health, segment, mrr, updated_at from account_health
     cursor: updated_at
+${options.extraModelsYaml ?? ''}
 syncs:
 ${options.syncsYaml({ suffix })}
 `;
