@@ -70,7 +70,8 @@ export function demoAccounts(generated: number = DEFAULT_GENERATED_ACCOUNTS): De
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const accounts = [...SEED_ACCOUNTS];
   for (let i = 1; i <= generated; i++) {
-    const health = Math.floor(random() * 101);
+    // Like a real book of business: about one account in ten at risk, the rest spread over 50-100.
+    const health = random() < 0.1 ? Math.floor(random() * 50) : 50 + Math.floor(random() * 51);
     accounts.push({
       account_id: `acct-${String(i).padStart(4, '0')}`,
       name: `${pick(NAME_STEMS)} ${pick(NAME_SUFFIXES)} ${i}`,
