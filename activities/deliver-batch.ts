@@ -11,6 +11,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import type { DestinationPool, EngineContext } from './engine-context';
 
+const BUDGET_RETRY_MINUTES = 5;
+
+/** Requests kept back from a daily budget: 2% of it, at least 10. */
+export function budgetReserve(limit: number): number {
+  return Math.max(10, Math.ceil(limit * 0.02));
+}
+
 export interface DeliverInput {
   syncId: string;
   runNumber: number;
@@ -48,6 +55,17 @@ export async function deliverBatch(
     hash: r.hash,
   }));
   const destination = await pool.get(syncId, { checked: true });
+  const usage = destination.apiUsage?.() ?? null;
+  if (usage && usage.limit - usage.used <= budgetReserve(usage.limit)) {
+    // Leave the rest of the org's daily budget to its other integrations; retry once some of it frees up.
+    throw ApplicationFailure.create({
+      type: 'ApiBudgetExhausted',
+      message:
+        `sync '${syncId}' paused delivery: the destination's daily API budget is nearly used up (${usage.used} of ${usage.limit}). ` +
+        `ebb retries every ${BUDGET_RETRY_MINUTES} minutes; raise the org's limit or lower other usage to resume sooner`,
+      nextRetryDelay: `${BUDGET_RETRY_MINUTES} minutes`,
+    });
+  }
   // Destinations without natural idempotency (Slack posts) look for earlier sends only when told
   // this is not the first attempt, so the attempt also counts sends by earlier activities and runs.
   const counted = await store.countBatchAttempt(syncId, runNumber, batchNumber);

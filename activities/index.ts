@@ -2,6 +2,7 @@
  * All activities, built by a factory that receives their dependencies; the worker is the only
  * place that wires them. Workflows import the `Activities` type only.
  */
+import { heartbeat } from '@temporalio/activity';
 import { allocateRun, describeSync, triggerController } from './controller-activities';
 import { deliverBatch, type DeliverInput } from './deliver-batch';
 import { DestinationPool, type EngineContext } from './engine-context';
@@ -18,7 +19,9 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
     triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
     // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.
     planRun: async (input: RunInput) => {
-      const { samples: _samples, ...result } = await planRun(ctx, pool, input);
+      const { samples: _samples, ...result } = await planRun(ctx, pool, input, {
+        onProgress: (rows) => heartbeat({ rows }),
+      });
       return result;
     },
     deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),

@@ -5,7 +5,6 @@
  * Memory holds one source chunk and one batch at a time, whatever the model size. Re-executing the
  * plan (after a crash) first clears what an earlier attempt staged, so it is idempotent.
  */
-import { heartbeat } from '@temporalio/activity';
 import { createSource } from '../connectors/sources/create-source';
 import type { Row } from '../connectors/destinations/destination';
 import type { StagedRecord, StateStore } from '../state/state-store';
@@ -44,6 +43,8 @@ export interface PlanOptions {
   /** `ebb plan`: count and sample, stage nothing, contact no destination. */
   dryRun?: boolean;
   samples?: number;
+  /** Called after each source chunk with the rows read so far (the activity heartbeats there). */
+  onProgress?: (rowsRead: number) => void;
 }
 
 /** Collects staged records into batches of the destination's size and writes each as it fills. */
@@ -222,7 +223,7 @@ export async function planRun(
         held = { key, row, count: 1 };
       }
       if (invalid.length >= CHUNK_SIZE) await flushInvalid();
-      heartbeat({ rows: rowIndex });
+      options.onProgress?.(rowIndex);
     }
     if (held) await release(held);
     await processPending();
@@ -248,7 +249,7 @@ export async function planRun(
         });
       }
       after = gone[gone.length - 1]?.key ?? null;
-      heartbeat({ rows: rowIndex });
+      options.onProgress?.(rowIndex);
     }
   }
   await writer.flush();

@@ -1,5 +1,4 @@
 /** Driving ebb the way a user does (a run requested from the controller workflow), and its dry-run plan. */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { controllerStatus, requestRun } from '../cli/sync-control';
 import { DestinationPool, type EngineContext } from '../activities/engine-context';
 import { planRun, type PlanResult } from '../activities/plan-run';
@@ -50,8 +49,7 @@ export async function planDryRun(env: BenchEnvironment, syncId: string): Promise
   const pool = new DestinationPool(engine);
   const input: RunInput = { syncId, runNumber: 0, kind: 'incremental', replayOfRun: null };
   try {
-    // planRun heartbeats, which needs an activity context even outside a worker.
-    return await new MockActivityEnvironment().run(planRun, engine, pool, input, { dryRun: true });
+    return await planRun(engine, pool, input, { dryRun: true });
   } finally {
     await pool.closeAll();
   }

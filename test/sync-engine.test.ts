@@ -347,3 +347,75 @@ test('503s, throttling with Retry-After and dropped connections are retried by T
     .execute();
   expect(Math.max(...attempts.map((b) => b.attempts))).toBeGreaterThan(1);
 });
+
+test('in cursor mode a run reads only rows past the cursor, and the cursor moves once every record is accepted', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: GENERATED,
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`, '\n    changeDetection: cursor'),
+  });
+  sync = `sf-${engine.suffix}`;
+  const first = await engine.run(sync);
+  expect(first).toMatchObject({ added: TOTAL, succeeded: TOTAL });
+  const cursor = await engine.store.getCursor(sync);
+  expect(cursor).toBe('2025-01-01T00:00:00.000Z');
+
+  const nothing = await engine.run(sync);
+  expect(nothing).toMatchObject({ added: 0, changed: 0, unchanged: 0 });
+
+  await updateDemoAccounts(engine.warehouse, DEMO_CHANGES);
+  const changed = await engine.run(sync);
+  expect(changed).toMatchObject({ changed: 2, unchanged: 0, succeeded: 2 });
+  expect((await engine.store.getCursor(sync))! > cursor!).toBe(true);
+});
+
+test('delivery pauses before the Salesforce daily API budget runs out, and says so', async () => {
+  engine.sf.injectFaults({ dailyApiLimit: 100_000, apiUsed: 99_500 });
+  const { requestRun } = await import('../cli/sync-control');
+  await requestRun(engine.client, sync, engine.taskQueue, {});
+  const message = await waitFor('the delivery to pause', async () => {
+    const run = await engine.client.workflow
+      .getHandle(`sync/${sync}/run/1`)
+      .describe()
+      .catch(() => undefined);
+    return run?.raw.pendingActivities?.find((a) => a.lastFailure?.message)?.lastFailure?.message ?? undefined;
+  });
+  expect(message).toMatch(/daily API budget is nearly used up \(\d+ of 100000\)/);
+  expect(engine.sf.records('Account')).toHaveLength(0);
+  expect((await engine.status(sync)).currentRun).toMatchObject({ runNumber: 1 });
+});
+
+test('the CLI reads runs, status and a dry-run plan as JSON', async () => {
+  await engine.run(sync);
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', health: 12 }]);
+  const ebb = async (...args: string[]) => {
+    const { stdout } = await promisify(execFile)(
+      'node',
+      [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, ...args, '--json'],
+      {
+        env: { ...process.env, ...engine.env },
+      },
+    );
+    return JSON.parse(stdout) as unknown;
+  };
+  const before = engine.sf.stats().total;
+
+  expect(await ebb('runs', sync)).toEqual([
+    expect.objectContaining({ run_number: 1, status: 'succeeded', succeeded: TOTAL }),
+  ]);
+  expect(await ebb('status', sync)).toEqual([
+    expect.objectContaining({
+      syncId: sync,
+      controller: 'running',
+      status: expect.objectContaining({ paused: false, lastRun: expect.objectContaining({ runNumber: 1 }) }),
+    }),
+  ]);
+  expect(await ebb('plan', sync)).toMatchObject({
+    added: 0,
+    changed: 1,
+    unchanged: TOTAL - 1,
+    batches: 1,
+    samples: [{ key: 'acme', operation: 'change' }],
+  });
+  expect(engine.sf.stats().total).toBe(before);
+});

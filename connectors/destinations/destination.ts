@@ -66,6 +66,11 @@ export interface Destination {
   prepare(row: Row): PreparedRecord;
   /** Sends one batch; returns exactly one outcome per input record, in input order. */
   deliver(records: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]>;
+  /**
+   * For destinations with a daily request budget (Salesforce's `Sforce-Limit-Info`): usage as of the
+   * last response, so the engine pauses delivery before the budget runs out. Null until known.
+   */
+  apiUsage?(): { used: number; limit: number } | null;
   close(): Promise<void>;
 }
 
