@@ -4,16 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-
-/** Worker state changes are logged at INFO; tests show warnings and errors only. */
-export function quietWorkerLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // Already installed by an earlier test file in this jest worker process.
-  }
-}
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+export { quietTemporalLogs as quietWorkerLogs } from '../../cli/runtime-logging';
 
 export function temporalAddress(): string {
   const address = process.env.EBB_TEST_TEMPORAL_ADDRESS;
