@@ -51,15 +51,16 @@ async function main(): Promise<void> {
 
     say('\n4. At-risk accounts to Slack (#cs-alerts):');
     await runSync(env, 'at-risk-to-slack');
-    const messages = env.slack.messages();
-    for (const m of messages.slice(0, 8)) say(`  [${m.channel} ${m.ts}] ${m.text}`);
-    if (messages.length > 8) say(`  ... and ${messages.length - 8} more`);
+    // The seed accounts first (Acme, and Initech since step 3), then a few generated ones.
+    const seedFirst = (text: string) => Number(/Acme|Initech/.test(text));
+    const messages = [...env.slack.messages()].sort((a, b) => seedFirst(b.text) - seedFirst(a.text));
+    for (const m of messages.slice(0, 6)) say(`  [${m.channel} ${m.ts}] ${m.text}`);
+    if (messages.length > 6) say(`  ... and ${messages.length - 6} more`);
 
-    say('\nLook around:');
-    say('  npx ebb runs accounts-to-sf        (with the variables `npm run dev` prints)');
-    say(
-      '  npm run dev                          keeps Temporal (UI at http://127.0.0.1:8233), the sandboxes and a worker running',
-    );
+    say('\nLook around (the state of this demo stays in .ebb/demo):');
+    say('  npx ebb --config examples/ebb.yaml runs accounts-to-sf');
+    say('  npx ebb --config examples/ebb.yaml records at-risk-to-slack');
+    say('  npm run dev      keeps Temporal (UI at http://127.0.0.1:8233), the sandboxes and a worker running');
     if (keep) {
       say(`\nTemporal UI: ${env.server.uiUrl}/namespaces/default/workflows  (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => process.once('SIGINT', resolve));
