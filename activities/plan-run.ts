@@ -7,19 +7,13 @@
  */
 import { createSource } from '../connectors/sources/create-source';
 import type { Row } from '../connectors/destinations/destination';
-import type { StagedRecord, StateStore } from '../state/state-store';
+import type { PlanCounts, StagedRecord, StateStore } from '../state/state-store';
 import type { RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, resolvePath, type DestinationPool, type EngineContext } from './engine-context';
 import { buildModelQuery } from './model-query';
 import { recordHash } from './record-hash';
 
-export interface PlanResult {
-  added: number;
-  changed: number;
-  removed: number;
-  unchanged: number;
-  invalid: number;
-  batches: number;
+export interface PlanResult extends Omit<PlanCounts, 'cursorFrom' | 'cursorTo'> {
   deliveryTaskQueue: string;
   /** Batches in flight at once for this run. */
   window: number;

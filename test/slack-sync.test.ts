@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../activities';
 import { validateCommand } from '../cli/commands/validate';
 import { execDuckDb, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
@@ -71,13 +70,7 @@ test('re-executing a batch whose posts were accepted but never recorded posts no
   expect(engine.slack.messages(CS_ALERTS)).toHaveLength(2);
 
   // As if the worker died after Slack accepted the posts but before their ts were recorded.
-  const activities = createActivities({
-    config: engine.config,
-    baseDir: engine.dir,
-    store: engine.store,
-    taskQueue: engine.taskQueue,
-    client: null,
-  });
+  const activities = engine.activities();
   const plan = await new MockActivityEnvironment().run(activities.planRun, {
     syncId: sync,
     runNumber: run.runNumber + 1,
@@ -142,13 +135,7 @@ test('a failing run sends exactly one alert with what failed and how to see the 
   expect(alerts[0]?.text).toContain(`ebb records ${sync}`);
 
   // The alert activity retried (e.g. after a lost answer) finds its post instead of posting again.
-  const activities = createActivities({
-    config: engine.config,
-    baseDir: engine.dir,
-    store: engine.store,
-    taskQueue: engine.taskQueue,
-    client: null,
-  });
+  const activities = engine.activities();
   await new MockActivityEnvironment({ attempt: 2 }).run(activities.notifyRun, {
     syncId: sync,
     runNumber: run.runNumber,

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { DEMO_CHANGES, SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { ensureSchedules } from '../workers/schedules';
 import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
@@ -97,13 +96,7 @@ test('running a full resync twice or re-executing a delivered batch never duplic
       cursor_value: null,
     })
     .execute();
-  const activities = createActivities({
-    config: engine.config,
-    baseDir: engine.dir,
-    store: engine.store,
-    taskQueue: engine.taskQueue,
-    client: null,
-  });
+  const activities = engine.activities();
   const before = engine.sf.stats().upsertRequests;
   const result = await new MockActivityEnvironment({ attempt: 2 }).run(activities.deliverBatch, {
     syncId: sync,

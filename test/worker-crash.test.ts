@@ -37,15 +37,7 @@ beforeEach(async () => {
     workers: false,
     // Small, slow batches so the kill lands mid-run.
     salesforce: { faults: { latencyMs: 120 } },
-    destinationsYaml: () => `
-  salesforce:
-    type: salesforce
-    loginUrl: \${SF_LOGIN_URL}
-    auth:
-      clientId: \${SF_CLIENT_ID}
-      clientSecret: \${SF_CLIENT_SECRET}
-    limits: { batchSize: 5, maxConcurrency: 2, requestsPerSecond: 20 }
-`,
+    salesforceLimits: '{ batchSize: 5, maxConcurrency: 2, requestsPerSecond: 20 }',
     syncsYaml: ({ suffix }) => `
   sf-${suffix}:
     model: account_health

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { createActivities, type Activities } from '../../activities';
 import { loadConfigOrThrow } from '../../config/load-config';
 import type { EbbConfig } from '../../config/schema';
 import { requestRun, waitForRequest } from '../../cli/sync-control';
@@ -29,7 +30,8 @@ export interface EngineHarnessOptions {
   generated?: number;
   /** ebb.yaml `syncs:` section; `{sf}` / `{slack}` in ids are replaced by unique ids. */
   syncsYaml: (ids: { suffix: string }) => string;
-  destinationsYaml?: (urls: { sf: SalesforceSandbox; slack: SlackSandbox }) => string;
+  /** `limits:` of the salesforce destination, as YAML flow map. */
+  salesforceLimits?: string;
   salesforce?: SalesforceSandboxOptions;
   slack?: SlackSandboxOptions;
   /** Extra entries of ebb.yaml's `models:` section (account_health is always there). */
@@ -52,20 +54,22 @@ export interface EngineHarness {
   taskQueue: string;
   workers: RunningWorkers | null;
   startWorkers(): Promise<RunningWorkers>;
+  /** ebb's activities bound to this engine, for running one directly (e.g. to re-execute it). */
+  activities(): Activities;
   /** Requests a run and waits for it; returns its summary. */
   run(syncId: string, input?: RequestRunInput): Promise<RunSummary>;
   status(syncId: string): Promise<SyncStatus>;
   stop(): Promise<void>;
 }
 
-const defaultDestinations = () => `
+const defaultDestinations = (salesforceLimits = '{ batchSize: 50, maxConcurrency: 2, requestsPerSecond: 50 }') => `
   salesforce:
     type: salesforce
     loginUrl: \${SF_LOGIN_URL}
     auth:
       clientId: \${SF_CLIENT_ID}
       clientSecret: \${SF_CLIENT_SECRET}
-    limits: { batchSize: 50, maxConcurrency: 2, requestsPerSecond: 50 }
+    limits: ${salesforceLimits}
   slack:
     type: slack
     token: \${SLACK_BOT_TOKEN}
@@ -93,7 +97,7 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
 state: { path: ./state.sqlite }
 sources:
   warehouse: { type: duckdb, path: ./warehouse.duckdb }
-destinations:${(options.destinationsYaml ?? defaultDestinations)({ sf, slack })}
+destinations:${defaultDestinations(options.salesforceLimits)}
 models:
   account_health:
     source: warehouse
@@ -140,6 +144,9 @@ ${options.syncsYaml({ suffix })}
         workflowBundle: bundle ? { codePath: bundle } : undefined,
       });
       return harness.workers;
+    },
+    activities() {
+      return createActivities({ config, baseDir: dir, store, taskQueue, client: null });
     },
     async run(syncId, input = {}) {
       const { requestSeq } = await requestRun(client, syncId, taskQueue, input);
