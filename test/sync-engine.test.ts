@@ -36,7 +36,11 @@ afterEach(async () => {
   await engine.stop();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -411,4 +415,30 @@ test('the CLI reads runs, status and a dry-run plan as JSON', async () => {
     samples: [{ key: 'acme', operation: 'change' }],
   });
   expect(engine.sf.stats().total).toBe(before);
+});
+
+test('terminating the controller mid-run cancels its run, and a new controller delivers everything once', async () => {
+  engine.sf.injectFaults({ latencyMs: 1500 });
+  const { requestRun } = await import('../cli/sync-control');
+  await requestRun(engine.client, sync, engine.taskQueue, {});
+  const current = await waitFor(
+    'the run to start',
+    async () => (await engine.status(sync).catch(() => undefined))?.currentRun,
+  );
+  await engine.client.workflow.getHandle(`sync/${sync}`).terminate('redeploying the controller');
+
+  const run = engine.client.workflow.getHandle(current.workflowId);
+  await waitFor('the orphaned run to be cancelled', async () => (await run.describe()).status.name === 'CANCELLED');
+  await waitFor(
+    'the cancelled run to be closed in the state store',
+    async () => (await engine.store.getRun(sync, 1))?.status === 'failed',
+  );
+  expect(await engine.store.getRun(sync, 1)).toMatchObject({ error_message: 'cancelled' });
+
+  engine.sf.injectFaults({ latencyMs: 0 });
+  const next = await engine.run(sync);
+  expect(next).toMatchObject({ runNumber: 2, status: 'succeeded' });
+  const accounts = engine.sf.records('Account');
+  expect(accounts).toHaveLength(TOTAL);
+  expect(new Set(accounts.map((a) => a.External_Id__c)).size).toBe(TOTAL);
 });

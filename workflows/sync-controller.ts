@@ -154,8 +154,9 @@ export async function syncController(input: ControllerInput): Promise<void> {
       summary = await executeChild(syncRun, {
         workflowId,
         args: [{ syncId, runNumber, kind: pending.kind, replayOfRun: pending.replayOfRun }],
-        // Terminating the controller (e.g. to redeploy it) must not abandon a half-delivered run.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
+        // A run never outlives its controller: a restarted controller must not start a second run beside
+        // an orphaned one. A cancelled run loses nothing (only accepted records count as delivered).
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
     } catch (err) {
       if (!(err instanceof ChildWorkflowFailure)) throw err;

@@ -2,7 +2,13 @@
  * One run of a sync (`sync/<id>/run/<n>`): plan -> deliver batches through a bounded window -> finish.
  * The plan stages rows in the state store and returns counts; batches are addressed by number.
  */
-import { ApplicationFailure, proxyActivities, setHandler, isCancellation } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { deliveryActivity, planningActivity, shortActivity } from './activity-options';
 import { progressQuery, type RunInput, type RunProgress, type RunSummary } from './definitions';
@@ -47,7 +53,13 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     progress.phase = 'finishing';
     summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'succeeded', error: null });
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (isCancellation(err)) {
+      // Close the run's record even though the run itself is being cancelled.
+      await CancellationScope.nonCancellable(() =>
+        finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'failed', error: 'cancelled' }),
+      );
+      throw err;
+    }
     const message = describeFailure(err);
     summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'failed', error: message });
     await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
