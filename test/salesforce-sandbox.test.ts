@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from 'jsforce';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
-import { isWellFormedId } from '../sandbox/salesforce/salesforce-record-ids';
+import { caseSafeSuffix, isWellFormedId } from '../sandbox/salesforce/salesforce-record-ids';
 
 let sf: SalesforceSandbox;
 
@@ -308,5 +308,133 @@ describe('Salesforce sandbox', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Salesforce sandbox queries and collections create and update', () => {
+  test('a SOQL query by external id answers the matching Accounts with their attributes', async () => {
+    const conn = await authorized();
+    const created = await upsert(conn, [account('A-1'), account('A-2'), account('A-3')]);
+    const result = await conn.query(
+      "SELECT Id, External_Id__c, name FROM Account WHERE External_Id__c IN ('A-1', 'A-3', 'A-9')",
+    );
+    expect(result).toEqual({
+      totalSize: 2,
+      done: true,
+      records: [0, 2].map((i) => ({
+        attributes: { type: 'Account', url: `/services/data/v60.0/sobjects/Account/${created[i]?.id}` },
+        Id: created[i]?.id,
+        External_Id__c: `A-${i + 1}`,
+        Name: `Account A-${i + 1}`,
+      })),
+    });
+    expect(sf.stats().queryRequests).toBe(1);
+  });
+
+  test('a string literal with escaped quotes and backslashes matches the exact value', async () => {
+    const conn = await authorized();
+    await upsert(conn, [account("O'Brien\\1"), account('OBrien1')]);
+    const result = await conn.query("SELECT External_Id__c FROM Account WHERE External_Id__c = 'O\\'Brien\\\\1'");
+    expect(result.records.map((r) => r.External_Id__c)).toEqual(["O'Brien\\1"]);
+  });
+
+  test('a query Salesforce cannot parse answers 400 MALFORMED_QUERY pointing at the offending token', async () => {
+    const conn = await authorized();
+    const response = await fetch(
+      `${sf.url}/services/data/v60.0/query?q=${encodeURIComponent('SELECT Id FROM Account WHERE')}`,
+      { headers: { Authorization: `Bearer ${conn.accessToken}` } },
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual([
+      {
+        errorCode: 'MALFORMED_QUERY',
+        message:
+          '\nSELECT Id FROM Account WHERE\n                            ^\nERROR at Row:1:Column:29\nunexpected token: <EOF>',
+      },
+    ]);
+    await expect(conn.query("SELECT Id FROM Account WHERE Name LIKE 'A%'")).rejects.toMatchObject({
+      errorCode: 'MALFORMED_QUERY',
+      message: expect.stringContaining('unexpected token: LIKE'),
+    });
+  });
+
+  test('an unknown field answers 400 INVALID_FIELD and an unknown object INVALID_TYPE', async () => {
+    const conn = await authorized();
+    await expect(conn.query("SELECT Id, Helth__c FROM Account WHERE Name = 'x'")).rejects.toMatchObject({
+      errorCode: 'INVALID_FIELD',
+      message: expect.stringContaining("No such column 'Helth__c' on entity 'Account'."),
+    });
+    await expect(conn.query("SELECT Id FROM Account WHERE Externl_Id__c = 'x'")).rejects.toMatchObject({
+      errorCode: 'INVALID_FIELD',
+    });
+    await expect(conn.query('SELECT Id FROM Acount')).rejects.toMatchObject({
+      errorCode: 'INVALID_TYPE',
+      message: expect.stringContaining("sObject type 'Acount' is not supported."),
+    });
+  });
+
+  test('collections create adds Accounts and refuses an External Id another Account holds with DUPLICATE_VALUE', async () => {
+    const conn = await authorized();
+    const [existing] = await upsert(conn, [account('A-1', { Health_Score__c: 10 })]);
+    const results = await conn
+      .sobject('Account')
+      .create([account('A-1', { Health_Score__c: 99 }), account('A-2'), account('A-2')], { allOrNone: false });
+    expect(results).toEqual([
+      {
+        id: null,
+        success: false,
+        errors: [
+          {
+            statusCode: 'DUPLICATE_VALUE',
+            message: `duplicate value found: External_Id__c duplicates value on record with id: ${existing?.id}`,
+            fields: [],
+          },
+        ],
+      },
+      { id: expect.stringMatching(/^001/), success: true, errors: [] },
+      {
+        id: null,
+        success: false,
+        errors: [
+          {
+            statusCode: 'DUPLICATE_VALUE',
+            message: 'duplicate value found: <unknown> duplicates value on record with id: <unknown>',
+            fields: [],
+          },
+        ],
+      },
+    ]);
+    expect(sf.records('Account').map((r) => [r.External_Id__c, r.Health_Score__c])).toEqual([
+      ['A-1', 10],
+      ['A-2', null],
+    ]);
+    expect(sf.stats()).toMatchObject({ createRequests: 1, recordsCreated: 2, recordsFailed: 2 });
+  });
+
+  test('collections update changes Accounts by Id and tells a deleted id from one never issued', async () => {
+    const conn = await authorized();
+    const [kept, gone] = await upsert(conn, [account('A-1'), account('A-2')]);
+    await conn.sobject('Account').destroy([gone?.id as string]);
+    const neverIssued = `001${'5g'}${'0'.repeat(8)}zz`;
+    const results = await conn.sobject('Account').update(
+      [
+        { Id: kept?.id as string, Health_Score__c: 77 },
+        { Id: gone?.id as string, Health_Score__c: 1 },
+        { Id: `${neverIssued}${caseSafeSuffix(neverIssued)}`, Health_Score__c: 1 },
+      ],
+      { allOrNone: false },
+    );
+    expect(results).toMatchObject([
+      { id: kept?.id, success: true, errors: [] },
+      { success: false, errors: [{ statusCode: 'ENTITY_IS_DELETED' }] },
+      {
+        success: false,
+        errors: [{ statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: 'invalid cross reference id' }],
+      },
+    ]);
+    expect(sf.records('Account')).toEqual([
+      expect.objectContaining({ Id: kept?.id, External_Id__c: 'A-1', Name: 'Account A-1', Health_Score__c: 77 }),
+    ]);
+    expect(sf.stats()).toMatchObject({ updateRequests: 1, recordsUpdated: 1 });
   });
 });

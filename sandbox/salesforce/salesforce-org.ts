@@ -166,19 +166,78 @@ export class SalesforceOrg {
         this.write(data, updated, existing);
         return { id: existing.Id, success: true, errors: [], created: false };
       }
-      const id = salesforceId(data.definition.keyPrefix, this.nextNumber++);
-      const created: SalesforceRecord = {
-        ...blankRecord(data),
-        ...p.input,
-        Id: id,
-        IsDeleted: false,
-        OwnerId: ownerId,
-        CreatedDate: now,
-        LastModifiedDate: now,
-        SystemModstamp: now,
-      };
-      this.write(data, created, undefined);
-      return { id, success: true, errors: [], created: true };
+      return { id: this.insert(data, p.input), success: true, errors: [], created: true };
+    });
+    if (results.some((r) => r.success)) this.save();
+    return results;
+  }
+
+  /** POST /composite/sobjects: creates records of any objects (attributes.type each), results in request order. */
+  create(body: unknown): SaveResult[] {
+    const { allOrNone, records } = this.parseTypedCollection(body);
+    const claimed = new Map<ObjectData, Map<string, Set<string>>>();
+    const planned = records.map(({ data, record }) => {
+      const input = this.normalizeRecord(data, record);
+      const errors =
+        'Id' in input
+          ? [saveError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id'])]
+          : validateValues(data, input, true);
+      if (errors.length === 0) errors.push(...uniquenessErrors(data, input, undefined, claimed));
+      return { id: null, errors, data, input };
+    });
+    if (allOrNone && planned.some((p) => p.errors.length > 0)) return rolledBack(planned);
+    const results = planned.map((p): SaveResult =>
+      p.errors.length > 0
+        ? { id: null, success: false, errors: p.errors }
+        : { id: this.insert(p.data, p.input), success: true, errors: [] },
+    );
+    if (results.some((r) => r.success)) this.save();
+    return results;
+  }
+
+  /** PATCH /composite/sobjects: updates records of any objects by Id, results in request order. */
+  update(body: unknown): SaveResult[] {
+    const { allOrNone, records } = this.parseTypedCollection(body);
+    const claimed = new Map<ObjectData, Map<string, Set<string>>>();
+    const planned = records.map(({ data, record }) => {
+      const changes = this.normalizeRecord(data, record);
+      const rawId = changes.Id;
+      delete changes.Id;
+      if (rawId == null || rawId === '') {
+        return { id: null, errors: [saveError('MISSING_ARGUMENT', 'Id not specified in an update call', [])] };
+      }
+      const givenId = String(rawId);
+      if (!isWellFormedId(givenId) || givenId.slice(0, 3) !== data.definition.keyPrefix) {
+        return {
+          id: null,
+          errors: [
+            saveError('MALFORMED_ID', `${data.definition.name} ID: id value of incorrect type: ${givenId}`, ['Id']),
+          ],
+        };
+      }
+      const id = givenId.length === 15 ? givenId + caseSafeSuffix(givenId) : givenId;
+      if (!data.records.has(id)) {
+        // Salesforce tells a deleted record from an id it never issued.
+        const error = data.deleted.has(id)
+          ? saveError('ENTITY_IS_DELETED', 'entity is deleted', [])
+          : saveError('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id', []);
+        return { id, errors: [error] };
+      }
+      const errors = validateValues(data, changes, false);
+      if (errors.length === 0) errors.push(...uniquenessErrors(data, changes, id, claimed));
+      return { id, errors, data, changes };
+    });
+    if (allOrNone && planned.some((p) => p.errors.length > 0)) return rolledBack(planned);
+    const results = planned.map((p): SaveResult => {
+      if (p.errors.length > 0 || !p.data || !p.changes || !p.id) return { id: p.id, success: false, errors: p.errors };
+      const existing = p.data.records.get(p.id) as SalesforceRecord;
+      const now = new Date().toISOString();
+      this.write(
+        p.data,
+        { ...existing, ...p.changes, Id: existing.Id, LastModifiedDate: now, SystemModstamp: now },
+        existing,
+      );
+      return { id: existing.Id, success: true, errors: [] };
     });
     if (results.some((r) => r.success)) this.save();
     return results;
@@ -227,6 +286,40 @@ export class SalesforceOrg {
     });
     if (results.some((r) => r.success)) this.save();
     return results;
+  }
+
+  private insert(data: ObjectData, input: Record<string, unknown>): string {
+    const now = new Date().toISOString();
+    const id = salesforceId(data.definition.keyPrefix, this.nextNumber++);
+    const created: SalesforceRecord = {
+      ...blankRecord(data),
+      ...input,
+      Id: id,
+      IsDeleted: false,
+      OwnerId: ownerId,
+      CreatedDate: now,
+      LastModifiedDate: now,
+      SystemModstamp: now,
+    };
+    this.write(data, created, undefined);
+    return id;
+  }
+
+  /** Collections create and update carry each record's object in attributes.type, so one request may mix objects. */
+  private parseTypedCollection(body: unknown): {
+    allOrNone: boolean;
+    records: Array<{ data: ObjectData; record: Record<string, unknown> }>;
+  } {
+    const { allOrNone, records } = parseCollectionBody(body, null);
+    return {
+      allOrNone,
+      records: records.map((record) => {
+        const type = (record.attributes as { type: string }).type;
+        const data = this.objects.get(type.toLowerCase());
+        if (!data) throw new SalesforceRequestError(400, 'INVALID_TYPE', `sObject type '${type}' is not supported.`);
+        return { data, record };
+      }),
+    };
   }
 
   private normalizeRecord(data: ObjectData, record: Record<string, unknown>): Record<string, unknown> {
@@ -285,13 +378,74 @@ function saveError(statusCode: string, message: string, fields: string[]): SaveE
   return { statusCode, message, fields };
 }
 
+function rolledBack(planned: Array<{ id: string | null; errors: SaveError[] }>): SaveResult[] {
+  return planned.map((p) => ({
+    id: p.id,
+    success: false,
+    errors:
+      p.errors.length > 0
+        ? p.errors
+        : [
+            saveError(
+              'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+              'Record rolled back because not all records were valid and the request was using AllOrNone header',
+              [],
+            ),
+          ],
+  }));
+}
+
+/**
+ * Unique (External ID) values a create or update would take from another record. A value already
+ * taken by an earlier record of the same request is reported without the other record's id, as
+ * Salesforce does; `claimed` collects the values this request has taken so far.
+ */
+function uniquenessErrors(
+  data: ObjectData,
+  input: Record<string, unknown>,
+  ownId: string | undefined,
+  claimed: Map<ObjectData, Map<string, Set<string>>>,
+): SaveError[] {
+  const errors: SaveError[] = [];
+  const claimedHere = claimed.get(data) ?? new Map<string, Set<string>>();
+  claimed.set(data, claimedHere);
+  for (const [fieldName, index] of data.indexes) {
+    const value = input[fieldName];
+    if (value == null || value === '') continue;
+    const key = String(value);
+    const holder = index.get(key);
+    const taken = claimedHere.get(fieldName) ?? new Set<string>();
+    claimedHere.set(fieldName, taken);
+    if (holder !== undefined && holder !== ownId) {
+      errors.push(
+        saveError(
+          'DUPLICATE_VALUE',
+          `duplicate value found: ${fieldName} duplicates value on record with id: ${holder}`,
+          [],
+        ),
+      );
+    } else if (taken.has(key)) {
+      errors.push(
+        saveError(
+          'DUPLICATE_VALUE',
+          'duplicate value found: <unknown> duplicates value on record with id: <unknown>',
+          [],
+        ),
+      );
+    }
+    taken.add(key);
+  }
+  return errors;
+}
+
 function blankRecord(data: ObjectData): Record<string, unknown> {
   return Object.fromEntries(data.definition.fields.map((f) => [f.name, f.type === 'boolean' ? false : null]));
 }
 
+/** `type` null: each record names its own object, which the caller resolves. */
 function parseCollectionBody(
   body: unknown,
-  type: string,
+  type: string | null,
 ): { allOrNone: boolean; records: Array<Record<string, unknown>> } {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { records?: unknown }).records)) {
     throw new SalesforceRequestError(
@@ -317,7 +471,10 @@ function parseCollectionBody(
       );
     }
     const recordType = (record as { attributes?: { type?: unknown } }).attributes?.type;
-    if (typeof recordType !== 'string' || recordType.toLowerCase() !== type.toLowerCase()) {
+    if (type === null && (typeof recordType !== 'string' || recordType === '')) {
+      throw new SalesforceRequestError(400, 'INVALID_TYPE', 'Must send a concrete entity type.');
+    }
+    if (type !== null && (typeof recordType !== 'string' || recordType.toLowerCase() !== type.toLowerCase())) {
       throw new SalesforceRequestError(400, 'INVALID_INPUT', `Each record must have attributes.type set to ${type}`);
     }
   }

@@ -1,6 +1,7 @@
 /**
  * A local Salesforce org over HTTP, faithful to the public REST API for what ebb uses: OAuth 2.0
- * client credentials, describe, sObject Collections upsert and delete, limits, the
+ * client credentials, describe, SOQL queries by field value (salesforce-soql.ts), sObject
+ * Collections upsert, create, update and delete, limits, the
  * `Sforce-Limit-Info` header, the daily request budget, and injectable faults.
  *
  *   const sf = await startSalesforceSandbox({ port: 0 });
@@ -18,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from './salesforce-objects';
 import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './salesforce-org';
+import { runSoql } from './salesforce-soql';
 import { salesforceId } from './salesforce-record-ids';
 
 /** Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s, 429s. */
@@ -61,10 +63,16 @@ export interface SalesforceSandboxStats {
   versionsRequests: number;
   describeRequests: number;
   limitsRequests: number;
+  queryRequests: number;
   upsertRequests: number;
+  createRequests: number;
+  updateRequests: number;
   deleteRequests: number;
   recordsUpserted: number;
+  /** Created by upserts and by creates. */
   recordsCreated: number;
+  /** Updated by Id (collections update; upserts count in recordsUpserted). */
+  recordsUpdated: number;
   recordsDeleted: number;
   recordsFailed: number;
   /** Requests answered with an error status (auth, limits, malformed requests, injected faults). */
@@ -98,10 +106,14 @@ const emptyStats = (): SalesforceSandboxStats => ({
   versionsRequests: 0,
   describeRequests: 0,
   limitsRequests: 0,
+  queryRequests: 0,
   upsertRequests: 0,
+  createRequests: 0,
+  updateRequests: 0,
   deleteRequests: 0,
   recordsUpserted: 0,
   recordsCreated: 0,
+  recordsUpdated: 0,
   recordsDeleted: 0,
   recordsFailed: 0,
   rejectedRequests: 0,
@@ -268,6 +280,31 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
           stats.recordsUpserted++;
           if (result.created) stats.recordsCreated++;
         }
+      }
+      return send(res, 200, results);
+    }
+    if (req.method === 'GET' && /^\/query\/?$/.test(rest)) {
+      stats.queryRequests++;
+      const soql = query.get('q');
+      if (!soql)
+        return send(res, 400, [{ errorCode: 'MALFORMED_QUERY', message: 'A query string has to be specified' }]);
+      return send(res, 200, runSoql(org, soql, versionString));
+    }
+    if (req.method === 'POST' && /^\/composite\/sobjects\/?$/.test(rest)) {
+      stats.createRequests++;
+      const results = org.create(parseJson(body));
+      for (const result of results) {
+        if (result.success) stats.recordsCreated++;
+        else stats.recordsFailed++;
+      }
+      return send(res, 200, results);
+    }
+    if (req.method === 'PATCH' && /^\/composite\/sobjects\/?$/.test(rest)) {
+      stats.updateRequests++;
+      const results = org.update(parseJson(body));
+      for (const result of results) {
+        if (result.success) stats.recordsUpdated++;
+        else stats.recordsFailed++;
       }
       return send(res, 200, results);
     }
