@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { DEMO_CHANGES, SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
+import { DEMO_CHANGES, SEED_ACCOUNTS, execDuckDb, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { ensureSchedules } from '../workers/schedules';
 import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
@@ -441,4 +441,22 @@ test('terminating the controller mid-run cancels its run, and a new controller d
   const accounts = engine.sf.records('Account');
   expect(accounts).toHaveLength(TOTAL);
   expect(new Set(accounts.map((a) => a.External_Id__c)).size).toBe(TOTAL);
+});
+
+test('in mirror mode a row that leaves the model is deleted from Salesforce, once', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: GENERATED,
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`, '\n    mode: mirror'),
+  });
+  sync = `sf-${engine.suffix}`;
+  await engine.run(sync);
+  await execDuckDb(engine.warehouse, "delete from account_health where account_id in ('umbrella', 'globex')");
+
+  const run = await engine.run(sync);
+  expect(run).toMatchObject({ removed: 2, succeeded: 2, failed: 0 });
+  const ids = engine.sf.records('Account').map((a) => a.External_Id__c);
+  expect(ids).toHaveLength(TOTAL - 2);
+  expect(ids).not.toContain('umbrella');
+  expect(await engine.run(sync)).toMatchObject({ removed: 0, succeeded: 0 });
 });
