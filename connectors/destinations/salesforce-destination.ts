@@ -1,7 +1,12 @@
 /**
- * Salesforce destination: upserts model rows into an sObject by external id through sObject
- * Collections (200 records per request, per-record results), and deletes by Salesforce Id in
- * mirror mode.
+ * Salesforce destination: writes model rows into an sObject keyed by an external id through sObject
+ * Collections (200 records per request, per-record results). The sync's mode decides how:
+ *   - upsert (default): creates or updates by external id;
+ *   - update: finds the records by external id (SOQL) and updates them by Id; a key without a
+ *     record fails with NOT_FOUND, nothing is created;
+ *   - insert: creates records; a key that already has one fails with DUPLICATE_VALUE, nothing is
+ *     modified;
+ *   - mirror: upserts, and deletes by Salesforce Id the records of rows that left the model.
  *
  *   destinations:
  *     salesforce: { type: salesforce, loginUrl: https://acme.my.salesforce.com, auth: { clientId: ..., clientSecret: ... } }
@@ -29,6 +34,7 @@ import {
   type Row,
 } from './destination';
 import { closestNames } from './salesforce-name-suggestions';
+import { findByExternalId, holdsPayload } from './salesforce-record-lookup';
 import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
 
 /** sObject Collections accept at most 200 records or ids per request. */
@@ -100,6 +106,7 @@ export const salesforceSyncOptionsSchema = z
       to: z.string().min(1, { message: 'externalId.to must name an External ID field, e.g. External_Id__c' }),
     }),
     mapping: z.record(z.string(), z.string().min(1)),
+    mode: z.enum(['upsert', 'update', 'insert', 'mirror']).default('upsert'),
   })
   .loose();
 
@@ -158,29 +165,124 @@ export function createSalesforceDestination(
     return fatal(`Salesforce rejected a request of sync ${sync.id} with ${err.errorCode}: ${err.message}`, err);
   };
 
-  const upsertChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
+  /**
+   * Sends one collections request for `chunk` and maps its per-record results. Salesforce parses the
+   * whole body before saving anything, so one bad value fails the request; halving the chunk
+   * isolates that record at a cost of about log2(n) extra requests.
+   */
+  const saveChunk = async (
+    chunk: RecordToDeliver[],
+    ctx: DeliveryContext,
+    send: (part: RecordToDeliver[]) => Promise<SaveResult[]>,
+  ): Promise<RecordOutcome[]> => {
     ctx.heartbeat();
     let results: SaveResult[];
     try {
-      results = await session.request<SaveResult[]>('PATCH', upsertPath, {
-        allOrNone: false,
-        records: chunk.map((record) => ({ attributes: { type: sync.object }, ...record.payload })),
-      });
+      results = await send(chunk);
     } catch (err) {
-      // Salesforce parses the whole body before saving anything, so one bad value fails the request;
-      // halving the chunk isolates that record at a cost of about log2(n) extra requests.
       if (err instanceof SalesforceApiError && recordValueErrors.has(err.errorCode)) {
         if (chunk.length === 1) {
           const only = chunk[0] as RecordToDeliver;
           return [{ key: only.key, status: 'failed', errorCode: err.errorCode, errorMessage: err.message }];
         }
         const middle = Math.ceil(chunk.length / 2);
-        return [...(await upsertChunk(chunk.slice(0, middle), ctx)), ...(await upsertChunk(chunk.slice(middle), ctx))];
+        return [
+          ...(await saveChunk(chunk.slice(0, middle), ctx, send)),
+          ...(await saveChunk(chunk.slice(middle), ctx, send)),
+        ];
       }
       throw interpretRequestError(err);
     }
     return toOutcomes(chunk, results, false);
   };
+
+  const sObject = (record: RecordToDeliver, extra: Record<string, unknown> = {}) => ({
+    attributes: { type: sync.object },
+    ...extra,
+    ...record.payload,
+  });
+
+  const upsertChunk = (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> =>
+    saveChunk(chunk, ctx, (part) =>
+      session.request<SaveResult[]>('PATCH', upsertPath, { allOrNone: false, records: part.map((r) => sObject(r)) }),
+    );
+
+  const lookUp = async (keys: string[], ctx: DeliveryContext, fields?: string[]) => {
+    try {
+      return await findByExternalId(session, {
+        object: sync.object,
+        field: sync.externalId.to,
+        keys,
+        ...(fields ? { fields } : {}),
+        beforeRequest: ctx.heartbeat,
+      });
+    } catch (err) {
+      throw interpretRequestError(err);
+    }
+  };
+
+  const updateChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
+    const found = await lookUp(
+      chunk.map((r) => r.key),
+      ctx,
+    );
+    const present = chunk.filter((r) => found.has(r.key));
+    const updated =
+      present.length === 0
+        ? []
+        : await saveChunk(present, ctx, (part) =>
+            session.request<SaveResult[]>('PATCH', '/composite/sobjects', {
+              allOrNone: false,
+              records: part.map((r) => sObject(r, { Id: found.get(r.key)?.Id })),
+            }),
+          );
+    const outcomes = new Map(present.map((record, i) => [record, updated[i] as RecordOutcome]));
+    return chunk.map(
+      (record): RecordOutcome =>
+        outcomes.get(record) ?? {
+          key: record.key,
+          status: 'failed',
+          errorCode: 'NOT_FOUND',
+          errorMessage: `no ${sync.object} with ${sync.externalId.to} = '${record.key}'; mode update never creates records (use upsert)`,
+        },
+    );
+  };
+
+  const insertChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
+    const outcomes = await saveChunk(chunk, ctx, async (part) => {
+      const results = await session.request<SaveResult[]>('POST', '/composite/sobjects', {
+        allOrNone: false,
+        records: part.map((r) => sObject(r)),
+      });
+      // Collections create results carry no `created` flag: every success is a new record.
+      return Array.isArray(results) ? results.map((r) => ({ ...r, created: r.success })) : results;
+    });
+    // A re-executed delivery (ctx.attempt > 1) may find the records its earlier attempt created
+    // before the crash: their external ids now answer DUPLICATE_VALUE. Salesforce cannot say who
+    // created a record, so one holding exactly the values this delivery sends counts as that earlier
+    // attempt's work and succeeds with its Id; any other existing record (made by someone else, or
+    // changed since) stays a failure, because insert never modifies what it did not create.
+    const duplicates = chunk.filter((_, i) => {
+      const outcome = outcomes[i];
+      return ctx.attempt > 1 && outcome?.status === 'failed' && outcome.errorCode === 'DUPLICATE_VALUE';
+    });
+    if (duplicates.length === 0) return outcomes;
+    const existing = await lookUp(
+      duplicates.map((r) => r.key),
+      ctx,
+      Object.keys(duplicates[0]?.payload ?? {}),
+    );
+    return chunk.map((record, i): RecordOutcome => {
+      const found = existing.get(record.key);
+      return duplicates.includes(record) && found && holdsPayload(found, record.payload)
+        ? { key: record.key, status: 'succeeded', destinationId: found.Id, created: true }
+        : (outcomes[i] as RecordOutcome);
+    });
+  };
+
+  const saveChunkOfMode = { upsert: upsertChunk, mirror: upsertChunk, update: updateChunk, insert: insertChunk }[
+    sync.mode
+  ];
 
   const deleteChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
     ctx.heartbeat();
@@ -317,7 +419,7 @@ export function createSalesforceDestination(
       }
       for (let i = 0; i < upserts.length; i += collectionLimit) {
         const chunk = upserts.slice(i, i + collectionLimit);
-        (await upsertChunk(chunk, ctx)).forEach((outcome, j) => outcomes.set(chunk[j] as RecordToDeliver, outcome));
+        (await saveChunkOfMode(chunk, ctx)).forEach((outcome, j) => outcomes.set(chunk[j] as RecordToDeliver, outcome));
       }
       for (let i = 0; i < deletes.length; i += collectionLimit) {
         const chunk = deletes.slice(i, i + collectionLimit);
