@@ -21,10 +21,10 @@ export async function finishRun(ctx: EngineContext, input: FinishInput): Promise
     if (maxCursor !== null && !anyFailed) await store.setCursor(syncId, maxCursor);
   }
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
-  return toRunSummary(run);
+  return { ...toRunSummary(run), cursor: await store.getCursor(syncId) };
 }
 
-export function toRunSummary(run: Run): RunSummary {
+export function toRunSummary(run: Run): Omit<RunSummary, 'cursor'> {
   return {
     runNumber: run.run_number,
     kind: run.kind as RunKind,

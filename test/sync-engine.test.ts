@@ -276,7 +276,11 @@ test('run requests that arrive during a run are coalesced into one next run, and
   engine.sf.injectFaults({ latencyMs: 1500 });
   const controller = engine.client.workflow.getHandle(`sync/${sync}`);
   const first = engine.run(sync);
-  await waitFor('the first run to start', async () => (await engine.status(sync).catch(() => undefined))?.currentRun);
+  const progress = await waitFor(
+    'the first run to report its progress',
+    async () => (await engine.status(sync).catch(() => undefined))?.currentRun?.progress,
+  );
+  expect(progress).toMatchObject({ runNumber: 1, phase: 'delivering', batchesTotal: 1, recordsTotal: TOTAL });
   await controller.signal(runNowSignal, {});
   await controller.signal(fullResyncSignal, {});
   await controller.signal(runNowSignal, {});
@@ -364,6 +368,7 @@ test('in cursor mode a run reads only rows past the cursor, and the cursor moves
   const changed = await engine.run(sync);
   expect(changed).toMatchObject({ changed: 2, unchanged: 0, succeeded: 2 });
   expect((await engine.store.getCursor(sync))! > cursor!).toBe(true);
+  expect((await engine.status(sync)).cursor).toBe(await engine.store.getCursor(sync));
 });
 
 test('delivery pauses before the Salesforce daily API budget runs out, and says so', async () => {

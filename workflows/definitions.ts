@@ -41,6 +41,8 @@ export interface RunSummary {
   finishedAt: string;
   /** Why the run failed (a fix-it message about config or credentials; never a row value). */
   error: string | null;
+  /** The cursor after this run (cursor mode: the upper end of the rows read). */
+  cursor: string | null;
 }
 
 export interface ControllerState {
@@ -53,6 +55,7 @@ export interface ControllerState {
   /** Scheduled triggers dropped because the sync was paused. */
   skippedWhilePaused: number;
   startedAt: string | null;
+  cursor?: string | null;
 }
 
 export interface CurrentRun {
@@ -60,6 +63,8 @@ export interface CurrentRun {
   kind: RunKind;
   workflowId: string;
   startedAt: string;
+  /** As last reported by the run (at most every 5% of its batches). */
+  progress: RunProgress | null;
 }
 
 export interface SyncStatus {
@@ -69,6 +74,8 @@ export interface SyncStatus {
   pending: PendingRun | null;
   lastRun: RunSummary | null;
   lastSuccessAt: string | null;
+  /** The sync's cursor as of its last successful run (cursor mode). */
+  cursor: string | null;
   scheduleIntervalMs: number | null;
   /** No successful run within twice the schedule interval: the schedule may have silently stopped. */
   overdue: boolean;
@@ -115,3 +122,5 @@ export const resumeSignal = defineSignal<[Record<string, never>?]>('resume');
 export const statusQuery = defineQuery<SyncStatus>('status');
 export const requestRunUpdate = defineUpdate<RequestRunResult, [RequestRunInput]>('requestRun');
 export const progressQuery = defineQuery<RunProgress>('progress');
+/** From a run to its controller, so the controller's `status` shows the current run's progress. */
+export const runProgressSignal = defineSignal<[RunProgress]>('runProgress');

@@ -26,6 +26,7 @@ import {
   requestRunUpdate,
   resumeSignal,
   runNowSignal,
+  runProgressSignal,
   runWorkflowId,
   statusQuery,
   type ControllerInput,
@@ -71,6 +72,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
       pending: state.pending,
       lastRun: state.lastRun,
       lastSuccessAt: state.lastSuccessAt,
+      cursor: state.cursor ?? null,
       scheduleIntervalMs,
       overdue: scheduleIntervalMs !== null && !state.paused && Date.now() - since > 2 * scheduleIntervalMs,
       requestSeq: state.requestSeq,
@@ -111,6 +113,9 @@ export async function syncController(input: ControllerInput): Promise<void> {
     publish();
   });
   setHandler(statusQuery, status);
+  setHandler(runProgressSignal, (progress) => {
+    if (current && current.runNumber === progress.runNumber) current.progress = progress;
+  });
   publish();
   ({ scheduleIntervalMs } = await describeSync({ syncId }));
   publish();
@@ -146,7 +151,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
       requestId: uuid4(),
     });
     const workflowId = runWorkflowId(syncId, runNumber);
-    current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString() };
+    current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString(), progress: null };
     publish();
     let summary: RunSummary | null = null;
     let error: string | null = null;
@@ -179,8 +184,12 @@ export async function syncController(input: ControllerInput): Promise<void> {
       startedAt: current.startedAt,
       finishedAt: new Date().toISOString(),
       error,
+      cursor: state.cursor ?? null,
     };
-    if (state.lastRun.status === 'succeeded') state.lastSuccessAt = state.lastRun.finishedAt;
+    if (state.lastRun.status === 'succeeded') {
+      state.lastSuccessAt = state.lastRun.finishedAt;
+      state.cursor = state.lastRun.cursor;
+    }
     state.completedThroughSeq = Math.max(state.completedThroughSeq, pending.throughSeq);
     current = null;
     publish();

@@ -5,13 +5,15 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { deliveryActivity, planningActivity, shortActivity } from './activity-options';
-import { progressQuery, type RunInput, type RunProgress, type RunSummary } from './definitions';
+import { progressQuery, runProgressSignal, type RunInput, type RunProgress, type RunSummary } from './definitions';
 import { describeFailure } from './describe-failure';
 
 const { planRun } = proxyActivities<Activities>(planningActivity);
@@ -28,6 +30,18 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     failed: 0,
   };
   setHandler(progressQuery, () => progress);
+  // Tell the controller at most every 5% of the batches: its history grows by 20 events per run, not per batch.
+  const parent = workflowInfo().parent;
+  let reportedStep = -1;
+  const report = (): void => {
+    const step = progress.batchesTotal ? Math.floor((progress.batchesDone * 20) / progress.batchesTotal) : 20;
+    if (!parent || step === reportedStep) return;
+    reportedStep = step;
+    // A controller that is gone (terminated) must not fail the run.
+    getExternalWorkflowHandle(parent.workflowId, parent.runId)
+      .signal(runProgressSignal, { ...progress })
+      .catch(() => undefined);
+  };
 
   let summary: RunSummary;
   try {
@@ -36,6 +50,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     progress.batchesTotal = plan.batches;
     progress.recordsTotal = plan.added + plan.changed + plan.removed;
     progress.failed = plan.invalid;
+    report();
     const { deliverBatch } = proxyActivities<Activities>({ ...deliveryActivity, taskQueue: plan.deliveryTaskQueue });
 
     let next = 1;
@@ -47,6 +62,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
         progress.batchesDone++;
         progress.succeeded += result.succeeded;
         progress.failed += result.failed;
+        report();
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.window, plan.batches) }, lane));

@@ -14,7 +14,9 @@ export async function statusCommand(options: { config?: string; sync?: string; j
     const out = [];
     for (const syncId of syncIds) {
       const status = await controllerStatus(client, syncId);
-      const progress = status?.currentRun ? await runProgress(client, status.currentRun.workflowId) : null;
+      const progress = status?.currentRun
+        ? ((await runProgress(client, status.currentRun.workflowId)) ?? status.currentRun.progress)
+        : null;
       const lastRun = await store.latestRun(syncId);
       out.push({
         syncId,
