@@ -26,12 +26,12 @@ beforeEach(() => sf.reset());
 const firstAttempt: DeliveryContext = { syncId: 'accounts-to-sf', attempt: 1, heartbeat: () => {} };
 const retry: DeliveryContext = { ...firstAttempt, attempt: 2 };
 
-function destination(mode: string, syncOverrides: Record<string, unknown> = {}): SalesforceDestination {
+function destination(mode: string | undefined, syncOverrides: Record<string, unknown> = {}): SalesforceDestination {
   const sync = salesforceConnector.syncOptionsSchema.parse({
     object: 'Account',
     externalId: { from: 'account_id', to: 'External_Id__c' },
     mapping: { name: 'Name', health: 'Health_Score__c', segment: 'Segment__c' },
-    mode,
+    ...(mode === undefined ? {} : { mode }),
     ...syncOverrides,
   });
   const connection = salesforceConnector.connectionSchema.parse({
@@ -249,12 +249,32 @@ describe('Salesforce upsert and mirror modes', () => {
     expect(sf.stats()).toMatchObject({ queryRequests: 0, createRequests: 0, updateRequests: 0 });
   });
 
-  test('a sync without a mode upserts', () => {
-    const sync = salesforceConnector.syncOptionsSchema.parse({
-      object: 'Account',
-      externalId: { from: 'account_id', to: 'External_Id__c' },
-      mapping: {},
-    });
-    expect(sync.mode).toBe('upsert');
+  test('a sync without a mode upserts', async () => {
+    await seed([row(1, { health: 10 })]);
+    const dest = destination(undefined);
+    const outcomes = await dest.deliver(toDeliver(dest, [row(1, { health: 11 }), row(2)]), firstAttempt);
+    expect(outcomes.map((o) => o.status === 'succeeded' && o.created)).toEqual([false, true]);
+    expect(accounts()).toEqual([
+      ['1', 'Account 1', 11],
+      ['2', 'Account 2', 50],
+    ]);
+    expect(sf.stats()).toMatchObject({ upsertRequests: 2, queryRequests: 0 });
   });
+
+  test('a mode Salesforce syncs do not have is refused when the destination is created', () => {
+    expect(() => destination('append')).toThrow(
+      "Sync accounts-to-sf has mode 'append', which a Salesforce sync does not have; use one of upsert, update, insert, mirror",
+    );
+  });
+});
+
+test('check() refuses insert mode keyed by Id, which Salesforce assigns itself', async () => {
+  const error = await destination('insert', { externalId: { from: 'account_id', to: 'Id' } })
+    .check()
+    .catch((err: unknown) => err);
+  expect(error).toBeInstanceOf(FatalDestinationError);
+  expect((error as Error).message).toContain("externalId.to: mode insert cannot key records by 'Id'");
+  await expect(
+    destination('update', { externalId: { from: 'account_id', to: 'Id' } }).check(),
+  ).resolves.toBeUndefined();
 });

@@ -106,11 +106,13 @@ export const salesforceSyncOptionsSchema = z
       to: z.string().min(1, { message: 'externalId.to must name an External ID field, e.g. External_Id__c' }),
     }),
     mapping: z.record(z.string(), z.string().min(1)),
-    mode: z.enum(['upsert', 'update', 'insert', 'mirror']).default('upsert'),
   })
   .loose();
 
 export type SalesforceSyncOptions = z.infer<typeof salesforceSyncOptionsSchema>;
+
+const salesforceModes = ['upsert', 'update', 'insert', 'mirror'] as const;
+export type SalesforceMode = (typeof salesforceModes)[number];
 
 export interface SalesforceDestination extends Destination {
   /** The org's daily API usage from the latest response, or null before the first response. */
@@ -142,6 +144,7 @@ export function createSalesforceDestination(
   connection: SalesforceConnection,
   sync: SalesforceSyncOptions & { id: string; primaryKey: string },
 ): SalesforceDestination {
+  const mode = modeOf(sync);
   const session = new SalesforceSession(connection, sync.id);
   const objectPath = encodeURIComponent(sync.object);
   const upsertPath = `/composite/sobjects/${objectPath}/${encodeURIComponent(sync.externalId.to)}`;
@@ -280,9 +283,7 @@ export function createSalesforceDestination(
     });
   };
 
-  const saveChunkOfMode = { upsert: upsertChunk, mirror: upsertChunk, update: updateChunk, insert: insertChunk }[
-    sync.mode
-  ];
+  const saveChunkOfMode = { upsert: upsertChunk, mirror: upsertChunk, update: updateChunk, insert: insertChunk }[mode];
 
   const deleteChunk = async (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> => {
     ctx.heartbeat();
@@ -370,6 +371,10 @@ export function createSalesforceDestination(
             (externalIds.length > 0
               ? `External ID fields: ${externalIds.join(', ')}.`
               : `Mark a unique field of ${sync.object} as External ID in Setup.`),
+        );
+      } else if (extField.type === 'id' && mode === 'insert') {
+        problems.push(
+          `externalId.to: mode insert cannot key records by '${extField.name}', because Salesforce assigns the Id of a new record. Key them by an External ID field, or use mode update`,
         );
       }
       for (const [column, fieldName] of Object.entries(sync.mapping)) {
@@ -480,6 +485,21 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
 
   create: ({ connection, sync }) => createSalesforceDestination(connection, sync),
 };
+
+/**
+ * `mode` is a base key of every sync, checked against config/sync-modes.ts by `ebb validate`; it is
+ * read here rather than declared in the options schema so a wrong mode is reported once.
+ */
+function modeOf(sync: SalesforceSyncOptions & { id: string }): SalesforceMode {
+  const mode = sync.mode ?? 'upsert';
+  const known = salesforceModes.find((m) => m === mode);
+  if (known === undefined) {
+    throw new FatalDestinationError(
+      `Sync ${sync.id} has mode '${String(mode)}', which a Salesforce sync does not have; use one of ${salesforceModes.join(', ')}`,
+    );
+  }
+  return known;
+}
 
 function didYouMean(candidates: string[]): string {
   return candidates.length > 0 ? ` Did you mean ${candidates.map((c) => `'${c}'`).join(' or ')}?` : '';
