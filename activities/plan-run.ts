@@ -5,12 +5,14 @@
  * Memory holds one source chunk and one batch at a time, whatever the model size. Re-executing the
  * plan (after a crash) first clears what an earlier attempt staged, so it is idempotent.
  */
+import { ConfigError } from '../config/config-problem';
+import { checkConfigAgainstWarehouse } from '../config/model-columns';
 import { createSource } from '../connectors/sources/create-source';
 import type { Row } from '../connectors/destinations/destination';
 import type { PlanCounts, StagedRecord, StateStore } from '../state/state-store';
 import type { RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, resolvePath, type DestinationPool, type EngineContext } from './engine-context';
-import { buildModelQuery } from './model-query';
+import { buildModelQuery } from '../connectors/sources/model-query';
 import { recordHash } from './record-hash';
 
 export interface PlanResult extends Omit<PlanCounts, 'cursorFrom' | 'cursorTo'> {
@@ -81,6 +83,9 @@ export async function planRun(
   const { store } = ctx;
   const resolved = pool.resolve(syncId);
   const { sync, model, source: sourceConfig } = resolved;
+  // A mapping of a column the model does not select would silently send nulls: fail the run instead.
+  const configProblems = await checkConfigAgainstWarehouse(ctx.config, ctx.baseDir, { syncId });
+  if (configProblems.length) throw new ConfigError(`ebb.yaml (sync '${syncId}')`, configProblems);
   // Fatal destination problems (credentials, unknown object or field) fail the run before anything is staged.
   const destination = await pool.get(syncId, { checked: !dryRun });
   await store.clearPlan(syncId, runNumber);
@@ -128,7 +133,7 @@ export async function planRun(
   };
   const source = createSource(
     sourceConfig.type === 'duckdb' ? { ...sourceConfig, path: resolvePath(ctx, sourceConfig.path) } : sourceConfig,
-    sync.model,
+    model.source,
   );
   let rowIndex = 0;
   let nullKeys = 0;

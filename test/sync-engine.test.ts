@@ -465,3 +465,17 @@ test('in mirror mode a row that leaves the model is deleted from Salesforce, onc
   expect(ids).not.toContain('umbrella');
   expect(await engine.run(sync)).toMatchObject({ removed: 0, succeeded: 0 });
 });
+
+test('a run of a sync mapping a column the model does not select fails before sending anything, naming the column', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: 0,
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`).replace('health: Health_Score__c', 'helth: Health_Score__c'),
+  });
+  sync = `sf-${engine.suffix}`;
+  const run = await engine.run(sync);
+
+  expect(run.status).toBe('failed');
+  expect(run.error).toMatch(/ConfigError: .*mapping\.helth: Column 'helth' is not selected by the model/s);
+  expect(engine.sf.stats().upsertRequests).toBe(0);
+});

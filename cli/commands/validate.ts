@@ -2,6 +2,8 @@
 import { ExitError } from '../exit-error';
 import { formatProblem } from '../../config/config-problem';
 import { loadConfig } from '../../config/load-config';
+import { checkConfigAgainstWarehouse, placeProblems } from '../../config/model-columns';
+import path from 'node:path';
 
 export interface ValidateOptions {
   file: string;
@@ -10,15 +12,21 @@ export interface ValidateOptions {
 }
 
 export async function validateCommand(options: ValidateOptions): Promise<void> {
-  const { config, problems } = loadConfig(options.file);
-  const summary = config
-    ? {
-        sources: Object.keys(config.sources).length,
-        destinations: Object.keys(config.destinations).length,
-        models: Object.keys(config.models).length,
-        syncs: Object.keys(config.syncs).length,
-      }
-    : null;
+  const loaded = loadConfig(options.file);
+  const { config } = loaded;
+  // With the file itself valid, check it against the warehouse too (model SQL, filters, columns).
+  const problems = config
+    ? placeProblems(options.file, await checkConfigAgainstWarehouse(config, path.dirname(path.resolve(options.file))))
+    : loaded.problems;
+  const summary =
+    config && problems.length === 0
+      ? {
+          sources: Object.keys(config.sources).length,
+          destinations: Object.keys(config.destinations).length,
+          models: Object.keys(config.models).length,
+          syncs: Object.keys(config.syncs).length,
+        }
+      : null;
 
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems, summary }, null, 2)}\n`);
