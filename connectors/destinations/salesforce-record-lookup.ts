@@ -18,7 +18,7 @@ const maxValuesPerQuery = 200;
 const maxEncodedQueryLength = 12_000;
 
 /** A SOQL string literal: backslash and single quote are the characters that would end or bend it. */
-export function soqlString(value: string): string {
+function soqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
