@@ -3,8 +3,9 @@
  *
  * Idempotent: a batch whose outcomes were already recorded is not sent again (the activity may be
  * re-executed after the worker died between recording and reporting completion); a batch sent but
- * not recorded is sent again, which upserts by external id (Salesforce) or finds the earlier post
- * by its metadata (Slack), so nothing is doubled.
+ * not recorded is sent again with an attempt > 1, and each destination makes that safe its own way:
+ * Salesforce upserts (and updates) by external id and claims records an earlier insert created;
+ * Slack finds the earlier post by its metadata. Nothing is doubled.
  */
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';

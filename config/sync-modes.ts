@@ -1,8 +1,6 @@
-/**
- * Sync modes each destination type supports. `mirror` also deletes destination records whose
- * model rows disappeared. A destination type missing here accepts any mode its connector accepts.
- */
-export const syncModesByDestinationType: Readonly<Record<string, readonly string[]>> = {
-  salesforce: ['upsert', 'update', 'insert', 'mirror'],
-  slack: ['update-in-place', 'append', 'mirror'],
-};
+/** Sync modes by destination type, as each connector declares them (`mirror` also deletes). */
+import { destinationConnectors } from '../connectors/destinations/registry';
+
+export const syncModesByDestinationType: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.values(destinationConnectors).map((connector) => [connector.type, connector.modes]),
+);

@@ -84,6 +84,11 @@ export interface CreateDestinationInput<C, S> {
 /** One destination type: its config schemas and its factory. */
 export interface DestinationConnector<C = unknown, S = unknown> {
   readonly type: string;
+  /**
+   * The sync modes it supports, the default first. The engine gives two of them meaning for every
+   * destination: `insert` stages only never-delivered rows, `mirror` also stages deletions.
+   */
+  readonly modes: readonly string[];
   /** zod schema of `destinations.<name>` for this type (must include `type: z.literal(<type>)`). */
   readonly connectionSchema: z.ZodType<C>;
   /** zod schema of the connector-specific keys of `syncs.<id>` (mapping, object, channel, template, ...). */

@@ -439,6 +439,7 @@ export function createSalesforceDestination(
 
 export const salesforceConnector: DestinationConnector<SalesforceConnection, SalesforceSyncOptions> = {
   type: 'salesforce',
+  modes: salesforceModes,
   connectionSchema: salesforceConnectionSchema,
   syncOptionsSchema: salesforceSyncOptionsSchema,
 
@@ -487,7 +488,7 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
 };
 
 /**
- * `mode` is a base key of every sync, checked against config/sync-modes.ts by `ebb validate`; it is
+ * `mode` is a base key of every sync, checked against `modes` by `ebb validate`; it is
  * read here rather than declared in the options schema so a wrong mode is reported once.
  */
 function modeOf(sync: SalesforceSyncOptions & { id: string }): SalesforceMode {

@@ -1,4 +1,6 @@
 /** "Did you mean" candidates for a misspelt Salesforce object or field API name. */
+import { distance as editDistance } from 'fastest-levenshtein';
+
 export function closestNames(name: string, candidates: string[], max = 3): string[] {
   const target = name.toLowerCase();
   const limit = Math.max(2, Math.floor(target.length / 3));
@@ -11,17 +13,4 @@ export function closestNames(name: string, candidates: string[], max = 3): strin
     .sort((a, b) => a.distance - b.distance)
     .slice(0, max)
     .map(({ candidate }) => candidate);
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

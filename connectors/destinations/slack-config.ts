@@ -9,6 +9,9 @@ const slackLimitsSchema = z.object({
   postsPerChannelPerSecond: z.number().positive().optional(),
 });
 
+/** update-in-place (the default) edits a row's message; append posts one per change; mirror also deletes. */
+export const SLACK_MODES = ['update-in-place', 'append', 'mirror'] as const;
+
 export const slackConnectionSchema = z.object({
   type: z.literal('slack'),
   token: z.string().min(1, 'set the bot token (xoxb-...), usually token: ${SLACK_BOT_TOKEN}'),
@@ -26,7 +29,7 @@ export const slackSyncOptionsSchema = z
     channelFrom: z.string().min(1).optional(),
     template: z.string(),
     blocks: z.string().optional(),
-    mode: z.enum(['update-in-place', 'append', 'mirror']).default('update-in-place'),
+    mode: z.enum(SLACK_MODES).default('update-in-place'),
   })
   .superRefine((options, ctx) => {
     if ((options.channel === undefined) === (options.channelFrom === undefined)) {

@@ -30,6 +30,7 @@ import {
   type Row,
 } from './destination';
 import {
+  SLACK_MODES,
   slackConnectionSchema,
   slackSyncOptionsSchema,
   type SlackConnection,
@@ -342,6 +343,7 @@ function staticCheck(input: {
 
 export const slackConnector: DestinationConnector<SlackConnection, SlackSyncOptions> = {
   type: 'slack',
+  modes: SLACK_MODES,
   connectionSchema: slackConnectionSchema,
   syncOptionsSchema: slackSyncOptionsSchema,
   staticCheck,
