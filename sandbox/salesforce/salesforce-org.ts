@@ -139,22 +139,8 @@ export class SalesforceOrg {
       return { errors, existingId, input };
     });
 
-    const anyFailed = planned.some((p) => p.errors.length > 0);
-    if (allOrNone && anyFailed) {
-      return planned.map((p) => ({
-        id: null,
-        success: false,
-        errors:
-          p.errors.length > 0
-            ? p.errors
-            : [
-                saveError(
-                  'ALL_OR_NONE_OPERATION_ROLLED_BACK',
-                  'Record rolled back because not all records were valid and the request was using AllOrNone header',
-                  [],
-                ),
-              ],
-      }));
+    if (allOrNone && planned.some((p) => p.errors.length > 0)) {
+      return rolledBack(planned.map((p) => ({ id: null, errors: p.errors })));
     }
 
     const results = planned.map((p): SaveResult => {
@@ -261,23 +247,7 @@ export class SalesforceOrg {
       if (!data || !record) return { id, errors: [saveError('ENTITY_IS_DELETED', 'entity is deleted', [])] };
       return { id: record.Id, errors: [], data, record };
     });
-    const anyFailed = planned.some((p) => p.errors.length > 0);
-    if (allOrNone && anyFailed) {
-      return planned.map((p) => ({
-        id: p.id,
-        success: false,
-        errors:
-          p.errors.length > 0
-            ? p.errors
-            : [
-                saveError(
-                  'ALL_OR_NONE_OPERATION_ROLLED_BACK',
-                  'Record rolled back because not all records were valid and the request was using AllOrNone header',
-                  [],
-                ),
-              ],
-      }));
-    }
+    if (allOrNone && planned.some((p) => p.errors.length > 0)) return rolledBack(planned);
     const results = planned.map((p): SaveResult => {
       if (!p.data || !p.record) return { id: p.id, success: false, errors: p.errors };
       this.write(p.data, undefined, p.record);
