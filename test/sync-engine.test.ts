@@ -479,3 +479,33 @@ test('a run of a sync mapping a column the model does not select fails before se
   expect(run.error).toMatch(/ConfigError: .*mapping\.helth: Column 'helth' is not selected by the model/s);
   expect(engine.sf.stats().upsertRequests).toBe(0);
 });
+
+test('an update-mode sync never creates Accounts: missing ones fail as NOT_FOUND and land once an upsert sync created them', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: 0,
+    syncsYaml: ({ suffix }) =>
+      sfSync(`upd-${suffix}`, '\n    mode: update') +
+      sfSync(`ups-${suffix}`, "\n    filter: \"account_id in ('acme', 'globex')\""),
+  });
+  const update = `upd-${engine.suffix}`;
+  const first = await engine.run(update);
+  expect(first).toMatchObject({ succeeded: 0, failed: 4 });
+  expect(engine.sf.records('Account')).toHaveLength(0);
+  const [failure] = await engine.store.listRecordResults(update, {
+    runNumber: first.runNumber,
+    failedOnly: true,
+    limit: 1,
+  });
+  expect(failure).toMatchObject({ errorCode: 'NOT_FOUND' });
+
+  await engine.run(`ups-${engine.suffix}`);
+  const second = await engine.run(update);
+  expect(second).toMatchObject({ succeeded: 2, failed: 2 });
+  expect(
+    engine.sf
+      .records('Account')
+      .map((a) => a.External_Id__c)
+      .sort(),
+  ).toEqual(['acme', 'globex']);
+});
