@@ -509,3 +509,22 @@ test('an update-mode sync never creates Accounts: missing ones fail as NOT_FOUND
       .sort(),
   ).toEqual(['acme', 'globex']);
 });
+
+test('a run with many batches continues as new mid-delivery and still delivers every record once', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: 100,
+    salesforceLimits: '{ batchSize: 1, maxConcurrency: 4, requestsPerSecond: 500 }',
+    syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`),
+  });
+  sync = `sf-${engine.suffix}`;
+  const run = await engine.run(sync);
+
+  expect(run).toMatchObject({ status: 'succeeded', added: 104, succeeded: 104, failed: 0 });
+  expect(engine.sf.records('Account')).toHaveLength(104);
+  expect(engine.sf.stats().upsertRequests).toBe(104);
+  const history = await engine.client.workflow.getHandle(`sync/${sync}/run/${run.runNumber}`).fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  expect(started?.continuedExecutionRunId).toBeTruthy();
+  expect(history.events?.length).toBeLessThan(400);
+});

@@ -89,6 +89,21 @@ export interface RunInput {
   runNumber: number;
   kind: RunKind;
   replayOfRun: number | null;
+  /** Set when a long run continues as new: its plan is done and batches before `nextBatch` delivered. */
+  resume?: { plan: PlannedRun; nextBatch: number; progress: RunProgress };
+}
+
+/** What a plan tells its run: counts, the number of staged batches and where to deliver them. */
+export interface PlannedRun {
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  invalid: number;
+  batches: number;
+  deliveryTaskQueue: string;
+  /** Batches in flight at once. */
+  window: number;
 }
 
 export interface RunProgress {

@@ -1,10 +1,14 @@
 /**
  * One run of a sync (`sync/<id>/run/<n>`): plan -> deliver batches through a bounded window -> finish.
- * The plan stages rows in the state store and returns counts; batches are addressed by number.
+ * The plan stages rows in the state store and returns counts; batches are addressed by number. A run
+ * with many batches continues as new between batches, so its history stays small at any model size.
  */
 import {
   ApplicationFailure,
   CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
@@ -13,14 +17,21 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { deliveryActivity, planningActivity, shortActivity } from './activity-options';
-import { progressQuery, runProgressSignal, type RunInput, type RunProgress, type RunSummary } from './definitions';
+import {
+  progressQuery,
+  runProgressSignal,
+  type PlannedRun,
+  type RunInput,
+  type RunProgress,
+  type RunSummary,
+} from './definitions';
 import { describeFailure } from './describe-failure';
 
 const { planRun } = proxyActivities<Activities>(planningActivity);
 const { finishRun, notifyRun } = proxyActivities<Activities>(shortActivity);
 
 export async function syncRun(input: RunInput): Promise<RunSummary> {
-  const progress: RunProgress = {
+  const progress: RunProgress = input.resume?.progress ?? {
     runNumber: input.runNumber,
     phase: 'planning',
     batchesTotal: 0,
@@ -44,19 +55,32 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
   };
 
   let summary: RunSummary;
+  let handOver: { plan: PlannedRun; nextBatch: number } | null = null;
   try {
-    const plan = await planRun(input);
-    progress.phase = 'delivering';
-    progress.batchesTotal = plan.batches;
-    progress.recordsTotal = plan.added + plan.changed + plan.removed;
-    progress.failed = plan.invalid;
-    report();
+    let plan: PlannedRun;
+    if (input.resume) {
+      plan = input.resume.plan;
+    } else {
+      const { added, changed, removed, unchanged, invalid, batches, deliveryTaskQueue, window } = await planRun(input);
+      plan = { added, changed, removed, unchanged, invalid, batches, deliveryTaskQueue, window };
+      progress.phase = 'delivering';
+      progress.batchesTotal = plan.batches;
+      progress.recordsTotal = plan.added + plan.changed + plan.removed;
+      progress.failed = plan.invalid;
+      report();
+    }
     const { deliverBatch } = proxyActivities<Activities>({ ...deliveryActivity, taskQueue: plan.deliveryTaskQueue });
 
-    let next = 1;
+    let next = input.resume?.nextBatch ?? 1;
+    let stopTaking = false;
     // A fixed pool of lanes bounds the batches in flight; the task queue's own limits bound the rate.
     const lane = async (): Promise<void> => {
-      while (next <= plan.batches) {
+      while (next <= plan.batches && !stopTaking) {
+        if (workflowInfo().continueAsNewSuggested) {
+          // Let the batches in flight finish, then hand the rest to a fresh history.
+          stopTaking = true;
+          break;
+        }
         const batchNumber = next++;
         const result = await deliverBatch({ syncId: input.syncId, runNumber: input.runNumber, batchNumber });
         progress.batchesDone++;
@@ -65,9 +89,13 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
         report();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(plan.window, plan.batches) }, lane));
-    progress.phase = 'finishing';
-    summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'succeeded', error: null });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(plan.window, plan.batches - next + 1)) }, lane));
+    if (next <= plan.batches) {
+      handOver = { plan, nextBatch: next };
+    } else {
+      progress.phase = 'finishing';
+      summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'succeeded', error: null });
+    }
   } catch (err) {
     if (isCancellation(err)) {
       // Close the run's record even though the run itself is being cancelled.
@@ -82,7 +110,11 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     progress.phase = 'done';
     throw ApplicationFailure.create({ type: 'SyncRunFailed', message, nonRetryable: true, details: [summary] });
   }
+  if (handOver) {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof syncRun>({ ...input, resume: { ...handOver, progress: { ...progress } } });
+  }
   await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
   progress.phase = 'done';
-  return summary;
+  return summary!;
 }
