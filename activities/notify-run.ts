@@ -30,6 +30,7 @@ export async function notifyRun(
       ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? 'unknown error'}`
       : `:warning: ebb sync *${input.syncId}* run ${run.run_number} finished with ${run.failed} failed records (threshold ${threshold})`,
     `${run.succeeded} delivered, ${run.failed} failed, ${run.added} added, ${run.changed} changed, ${run.removed} removed`,
+    ...(run.error_detail ? [`> ${run.error_detail}`] : []),
     ...samples.map((r) => `• \`${r.key}\` ${r.errorCode ?? ''}: ${r.errorMessage ?? ''}`),
     `See all: \`ebb records ${input.syncId} --run ${run.run_number} --failed\``,
   ];

@@ -23,6 +23,14 @@ export interface PlanResult extends Omit<PlanCounts, 'cursorFrom' | 'cursorTo'> 
 
 const CHUNK_SIZE = 1000;
 
+/** The model's rows could not be read to the end (non-retryable, like the SourceError it stands for). */
+export class ModelReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelReadError';
+  }
+}
+
 interface InvalidRecord {
   key: string;
   errorCode: string;
@@ -226,6 +234,14 @@ export async function planRun(
     }
     if (held) await release(held);
     await processPending();
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== 'SourceError' || dryRun) throw err;
+    // A warehouse error while reading rows may quote a value ("could not convert 'Acme' ..."): keep
+    // its text in the state store and send only a pointer to it into workflow history.
+    await store.setRunErrorDetail(syncId, runNumber, err.message);
+    throw new ModelReadError(
+      `model '${sync.model}' failed after ${rowIndex} rows were read; the warehouse's message is kept out of workflow history: see \`ebb runs ${syncId}\``,
+    );
   } finally {
     await source.close();
   }

@@ -29,6 +29,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('cursor_from', 'text')
         .addColumn('cursor_to', 'text')
         .addColumn('error_message', 'text')
+        // Errors that may quote row values (a warehouse's conversion error): kept here, never in history.
+        .addColumn('error_detail', 'text')
         .addPrimaryKeyConstraint('runs_pk', ['sync_id', 'run_number'])
         .execute();
       await db.schema

@@ -137,6 +137,7 @@ export class StateStore {
           cursor_to: null,
           request_id: input.requestId,
           error_message: null,
+          error_detail: null,
         })
         .execute();
       return runNumber;
@@ -228,6 +229,16 @@ export class StateStore {
     const run = await this.getRun(syncId, runNumber);
     if (!run) throw new StateStoreError(`Run ${runNumber} of sync '${syncId}' does not exist`);
     return run;
+  }
+
+  /** Keeps an error's full text (which may quote row values) with the run, out of workflow history. */
+  async setRunErrorDetail(syncId: string, runNumber: number, detail: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ error_detail: detail })
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .execute();
   }
 
   // ---- staging ----------------------------------------------------------------------------

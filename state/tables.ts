@@ -27,6 +27,7 @@ export interface RunsTable {
   cursor_from: string | null;
   cursor_to: string | null;
   error_message: string | null;
+  error_detail: string | null;
 }
 
 export interface BatchesTable {

@@ -528,3 +528,33 @@ test('a run with many batches continues as new mid-delivery and still delivers e
   expect(started?.continuedExecutionRunId).toBeTruthy();
   expect(history.events?.length).toBeLessThan(400);
 });
+
+test('a warehouse error while reading rows fails the run, keeping its text (which quotes a value) out of workflow history', async () => {
+  await engine.stop();
+  engine = await startEngine({
+    generated: 0,
+    extraModelsYaml: `
+  bad_casts:
+    source: warehouse
+    primaryKey: account_id
+    sql: select account_id, cast(name as integer) as name_number from account_health`,
+    syncsYaml: ({ suffix }) => `
+  sf-${suffix}:
+    model: bad_casts
+    destination: salesforce
+    object: Account
+    externalId: { from: account_id, to: External_Id__c }
+    mapping: { name_number: Name }
+`,
+  });
+  sync = `sf-${engine.suffix}`;
+  const run = await engine.run(sync);
+
+  expect(run.status).toBe('failed');
+  expect(run.error).toMatch(/ModelReadError: model 'bad_casts' failed after \d+ rows were read; .* see `ebb runs sf-/);
+  const [stored] = await engine.store.listRuns(sync);
+  expect(stored?.error_detail).toMatch(/Acme/);
+  const text = await historiesText(engine.client, sync, [run.runNumber]);
+  expect(text).toContain('ModelReadError');
+  expect(text).not.toContain('Acme');
+});

@@ -2,7 +2,13 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Errors no retry can fix; everything else (network, 5xx, 429) is retried with backoff. */
-export const NON_RETRYABLE = ['FatalDestinationError', 'ConfigError', 'SourceError', 'StateStoreError'];
+export const NON_RETRYABLE = [
+  'FatalDestinationError',
+  'ConfigError',
+  'SourceError',
+  'ModelReadError',
+  'StateStoreError',
+];
 
 export const shortActivity: ActivityOptions = {
   startToCloseTimeout: '30 seconds',

@@ -79,7 +79,7 @@ export async function runsCommand(options: {
         succeeded: r.succeeded,
         failed: r.failed,
         requests: r.api_calls,
-        error: r.error_message ?? '',
+        error: [r.error_message, r.error_detail].filter(Boolean).join(' — '),
       })),
       [
         'run',
