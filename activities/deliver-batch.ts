@@ -10,6 +10,7 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
+import { countingRequests } from '../connectors/destinations/request-counter';
 import type { DestinationPool, EngineContext } from './engine-context';
 
 const BUDGET_RETRY_MINUTES = 5;
@@ -73,10 +74,16 @@ export async function deliverBatch(
   const attempt = Math.max(activityInfo().attempt, counted.attempts, counted.maybeSent ? 2 : 1);
 
   let outcomes: RecordOutcome[];
+  const counter = { requests: 0 };
   try {
-    outcomes = await destination.deliver(records, { syncId, attempt, heartbeat: () => heartbeat({ batchNumber }) });
+    outcomes = await countingRequests(counter, () =>
+      destination.deliver(records, { syncId, attempt, heartbeat: () => heartbeat({ batchNumber }) }),
+    );
   } catch (err) {
     throw toActivityFailure(err);
+  } finally {
+    // Failed attempts spent API budget too.
+    await store.countBatchApiCalls(syncId, runNumber, batchNumber, counter.requests);
   }
   if (outcomes.length !== records.length || outcomes.some((o, i) => o.key !== records[i]?.key)) {
     throw new DeliveryContractError(

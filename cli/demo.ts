@@ -18,7 +18,7 @@ async function runSync(env: DevEnvironment, syncId: string): Promise<RunSummary>
   const r = status.lastRun;
   say(
     `  ${syncId} run ${r.runNumber}: ${r.added + r.changed + r.removed} records changed, ${r.succeeded} upserted, ${r.failed} failed` +
-      ` (${r.unchanged} unchanged, ${r.apiCalls} delivery requests)${r.error ? ` — ${r.error}` : ''}`,
+      ` (${r.unchanged} unchanged, ${r.apiCalls} API requests)${r.error ? ` — ${r.error}` : ''}`,
   );
   return r;
 }

@@ -43,6 +43,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('succeeded', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('api_calls', 'integer', (c) => c.notNull().defaultTo(0))
         // 1 when an earlier run of the sync may have sent these records without recording the outcome.
         .addColumn('maybe_sent', 'integer', (c) => c.notNull().defaultTo(0))
         .addPrimaryKeyConstraint('batches_pk', ['sync_id', 'run_number', 'batch_number'])

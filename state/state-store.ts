@@ -200,7 +200,7 @@ export class StateStore {
         .execute();
       const calls = await trx
         .selectFrom('batches')
-        .select((eb) => eb.fn.sum<number>('attempts').as('n'))
+        .select((eb) => eb.fn.sum<number>('api_calls').as('n'))
         .where('sync_id', '=', syncId)
         .where('run_number', '=', runNumber)
         .executeTakeFirst();
@@ -350,6 +350,18 @@ export class StateStore {
       .where('batch_number', '=', batchNumber)
       .executeTakeFirstOrThrow();
     return { attempts: row.attempts, maybeSent: row.attempts > 1 || row.maybe_sent === 1 };
+  }
+
+  /** Adds the API requests one delivery attempt of a batch made (failed attempts spend budget too). */
+  async countBatchApiCalls(syncId: string, runNumber: number, batchNumber: number, calls: number): Promise<void> {
+    if (calls <= 0) return;
+    await this.db
+      .updateTable('batches')
+      .set((eb) => ({ api_calls: eb('api_calls', '+', calls) }))
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .execute();
   }
 
   /** Whether an earlier run of the sync attempted a batch whose outcome was never recorded. */

@@ -39,6 +39,7 @@ export interface BatchesTable {
   succeeded: Generated<number>;
   failed: Generated<number>;
   attempts: Generated<number>;
+  api_calls: Generated<number>;
   maybe_sent: Generated<number>;
 }
 

@@ -41,6 +41,7 @@ test('at-risk rows become one message each, a re-run calls Slack for nothing, an
 
   const first = await engine.run(sync);
   expect(first).toMatchObject({ added: atRisk, succeeded: atRisk, failed: 0 });
+  expect(first.apiCalls).toBe(engine.slack.stats().calls['chat.postMessage']);
   const messages = engine.slack.messages(CS_ALERTS);
   expect(messages).toHaveLength(atRisk);
   const acme = messages.find((m) => m.text.startsWith('*Acme*'));

@@ -54,6 +54,7 @@ test('the first run upserts every row and the sandbox holds one Account per exte
   const run = await engine.run(sync);
 
   expect(run).toMatchObject({ status: 'succeeded', added: TOTAL, succeeded: TOTAL, failed: 0 });
+  expect(run.apiCalls).toBe(engine.sf.stats().upsertRequests);
   const accounts = engine.sf.records('Account');
   expect(accounts).toHaveLength(TOTAL);
   expect(new Set(accounts.map((a) => a.External_Id__c)).size).toBe(TOTAL);
@@ -338,7 +339,8 @@ test('503s, throttling with Retry-After and dropped connections are retried by T
   const run = await engine.run(sync, { kind: 'full' });
 
   expect(run).toMatchObject({ status: 'succeeded', succeeded: TOTAL, failed: 0 });
-  expect(run.apiCalls).toBeGreaterThan(1);
+  // Two 503s, one 429, one dropped connection, then the request that landed.
+  expect(run.apiCalls).toBe(5);
   expect(engine.sf.records('Account')).toHaveLength(TOTAL);
   const attempts = await engine.store.db
     .selectFrom('batches')

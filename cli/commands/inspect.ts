@@ -78,7 +78,7 @@ export async function runsCommand(options: {
         unchanged: r.unchanged,
         succeeded: r.succeeded,
         failed: r.failed,
-        requests: r.api_calls,
+        'api calls': r.api_calls,
         error: [r.error_message, r.error_detail].filter(Boolean).join(' — '),
       })),
       [

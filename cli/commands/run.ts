@@ -62,7 +62,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
       say(
         `run ${last.runNumber} (${last.kind}) ${last.status}: ${last.added + last.changed + last.removed} records changed ` +
           `(${last.added} added, ${last.changed} changed, ${last.removed} removed, ${last.unchanged} unchanged), ` +
-          `${last.succeeded} upserted, ${last.failed} failed, ${last.apiCalls} delivery requests`,
+          `${last.succeeded} upserted, ${last.failed} failed, ${last.apiCalls} API requests`,
       );
       for (const f of failures) say(`  failed ${f.key}: ${f.errorCode} ${f.errorMessage}`);
       if (last.failed) say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);

@@ -64,7 +64,10 @@ export interface Destination {
   check(): Promise<void>;
   /** Pure mapping of one model row. Throws RecordPreparationError for a row that cannot be sent (reason kept per record). */
   prepare(row: Row): PreparedRecord;
-  /** Sends one batch; returns exactly one outcome per input record, in input order. */
+  /**
+   * Sends one batch; returns exactly one outcome per input record, in input order. Call
+   * `countRequest()` (request-counter.ts) once per HTTP request, so runs report their API calls.
+   */
   deliver(records: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]>;
   /**
    * For destinations with a daily request budget (Salesforce's `Sforce-Limit-Info`): usage as of the

@@ -7,6 +7,7 @@
  * of error responses (Retry-After) are visible, and with jsforce's own retries switched off:
  * Temporal owns retries, and jsforce would otherwise wait up to ~15 s per GET/DELETE on 5xx.
  */
+import { countRequest } from './request-counter';
 import { Connection, type Schema } from 'jsforce';
 import { HttpApi } from 'jsforce/lib/http-api';
 import { FatalDestinationError, TransientDestinationError } from './destination';
@@ -136,6 +137,7 @@ export class SalesforceSession {
       version,
     });
     try {
+      countRequest();
       await conn.authorize({ grant_type: 'client_credentials' });
     } catch (err) {
       const name = err instanceof Error ? err.name : '';
@@ -163,6 +165,7 @@ export class SalesforceSession {
   }
 
   private async send<T>(conn: Connection, method: string, path: string, body: unknown): Promise<T> {
+    countRequest();
     const api = new SingleAttemptHttpApi(conn, { retry: { maxRetries: 0 }, timeout: requestTimeoutMs });
     let headers: Record<string, string> = {};
     let status = 0;

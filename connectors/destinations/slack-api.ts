@@ -4,6 +4,7 @@
  * TransientDestinationError / FatalDestinationError; anything Slack says about one message
  * (`channel_not_found`, `invalid_blocks`, ...) becomes SlackApiError for the caller to record.
  */
+import { countRequest } from './request-counter';
 import { ErrorCode, LogLevel, WebClient, type Logger, type WebAPICallResult } from '@slack/web-api';
 import { FatalDestinationError, TransientDestinationError } from './destination';
 
@@ -192,6 +193,7 @@ export class SlackApi {
     method: string,
     args: Record<string, unknown>,
   ): Promise<WebAPICallResult & Record<string, unknown>> {
+    countRequest();
     try {
       return (await this.client.apiCall(method, args)) as WebAPICallResult & Record<string, unknown>;
     } catch (error) {
