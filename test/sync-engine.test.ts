@@ -420,6 +420,7 @@ test('the CLI reads runs, status and a dry-run plan as JSON', async () => {
     unchanged: TOTAL - 1,
     batches: 1,
     samples: [{ key: 'acme', operation: 'change' }],
+    apiRequests: 1,
   });
   expect(engine.sf.stats().total).toBe(before);
 });

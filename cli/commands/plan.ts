@@ -23,13 +23,15 @@ export async function planCommand(options: {
       { dryRun: true, samples: 5 },
     );
     const toSend = plan.added + plan.changed + plan.removed;
-    if (options.json) return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize });
+    const apiRequests = destination.estimateRequests?.({ records: toSend, batches: plan.batches }) ?? plan.batches;
+    if (options.json)
+      return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize, apiRequests });
     say(`plan for ${options.sync}${options.full ? ' (full resync)' : ''}: nothing is sent`);
     say(
       `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`,
     );
     say(
-      `  ${plan.batches} batches of up to ${destination.limits.batchSize} records (${toSend} records) would be delivered`,
+      `  ${toSend} records in ${plan.batches} batches of up to ${destination.limits.batchSize} would be delivered, in about ${apiRequests} API requests`,
     );
     for (const s of plan.samples) say(`  ${s.operation} ${s.key}: ${JSON.stringify(s.payload)}`);
   } finally {

@@ -74,6 +74,8 @@ export interface Destination {
    * last response, so the engine pauses delivery before the budget runs out. Null until known.
    */
   apiUsage?(): { used: number; limit: number } | null;
+  /** For `ebb plan`: the requests delivering this many records in this many batches would take (default: one per batch). */
+  estimateRequests?(work: { records: number; batches: number }): number;
   close(): Promise<void>;
 }
 

@@ -333,6 +333,8 @@ export function createSalesforceDestination(
     },
 
     apiUsage: () => session.apiUsage(),
+    // update mode looks records up (SOQL) before writing them: two requests per batch.
+    estimateRequests: ({ batches }) => (mode === 'update' ? 2 * batches : batches),
 
     async check() {
       let fields: DescribeField[];

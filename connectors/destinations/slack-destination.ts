@@ -299,6 +299,11 @@ class SlackDestination implements Destination {
     }
   }
 
+  /** One Web API call per message posted, updated or deleted. */
+  estimateRequests({ records }: { records: number }): number {
+    return records;
+  }
+
   async close(): Promise<void> {}
 }
 
