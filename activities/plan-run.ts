@@ -9,17 +9,13 @@ import { ConfigError } from '../config/config-problem';
 import { checkConfigAgainstWarehouse } from '../config/model-columns';
 import { createSource } from '../connectors/sources/create-source';
 import type { Row } from '../connectors/destinations/destination';
-import type { PlanCounts, StagedRecord, StateStore } from '../state/state-store';
-import type { RunInput } from '../workflows/definitions';
+import type { StagedRecord, StateStore } from '../state/state-store';
+import type { PlannedRun, RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, resolvePath, type DestinationPool, type EngineContext } from './engine-context';
 import { buildModelQuery } from '../connectors/sources/model-query';
 import { recordHash } from './record-hash';
 
-export interface PlanResult extends Omit<PlanCounts, 'cursorFrom' | 'cursorTo'> {
-  deliveryTaskQueue: string;
-  /** Batches in flight at once for this run. */
-  window: number;
-}
+export type PlanResult = PlannedRun;
 
 const CHUNK_SIZE = 1000;
 

@@ -61,8 +61,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     if (input.resume) {
       plan = input.resume.plan;
     } else {
-      const { added, changed, removed, unchanged, invalid, batches, deliveryTaskQueue, window } = await planRun(input);
-      plan = { added, changed, removed, unchanged, invalid, batches, deliveryTaskQueue, window };
+      plan = await planRun(input);
       progress.phase = 'delivering';
       progress.batchesTotal = plan.batches;
       progress.recordsTotal = plan.added + plan.changed + plan.removed;

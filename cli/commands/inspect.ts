@@ -2,6 +2,7 @@
 import { resolveSync } from '../../config/load-config';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { printJson, printTable, say } from '../output';
+import type { StateStore } from '../../state/state-store';
 import { controllerStatus, runProgress } from '../sync-control';
 
 export async function statusCommand(options: { config?: string; sync?: string; json?: boolean }): Promise<void> {
@@ -52,16 +53,28 @@ export async function statusCommand(options: { config?: string; sync?: string; j
   }
 }
 
+/** Runs `fn` with the state store of a sync named on the command line (checked against the config first). */
+async function withSyncStore(
+  options: { config?: string; sync: string },
+  fn: (store: StateStore) => Promise<void>,
+): Promise<void> {
+  const ctx = loadCliContext(options.config);
+  resolveSync(ctx.config, options.sync);
+  const store = await openStore(ctx);
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 export async function runsCommand(options: {
   config?: string;
   sync: string;
   json?: boolean;
   limit?: number;
 }): Promise<void> {
-  const ctx = loadCliContext(options.config);
-  resolveSync(ctx.config, options.sync);
-  const store = await openStore(ctx);
-  try {
+  await withSyncStore(options, async (store) => {
     const runs = await store.listRuns(options.sync, options.limit ?? 20);
     if (options.json) return printJson(runs);
     if (!runs.length) return say(`no runs of ${options.sync} yet: start one with \`ebb run ${options.sync}\``);
@@ -93,13 +106,11 @@ export async function runsCommand(options: {
         'unchanged',
         'succeeded',
         'failed',
-        'requests',
+        'api calls',
         'error',
       ],
     );
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 export async function recordsCommand(options: {
@@ -110,10 +121,7 @@ export async function recordsCommand(options: {
   json?: boolean;
   limit?: number;
 }): Promise<void> {
-  const ctx = loadCliContext(options.config);
-  resolveSync(ctx.config, options.sync);
-  const store = await openStore(ctx);
-  try {
+  await withSyncStore(options, async (store) => {
     let runNumber = options.run;
     if (runNumber === undefined) runNumber = (await store.latestRun(options.sync))?.run_number;
     const records =
@@ -144,7 +152,5 @@ export async function recordsCommand(options: {
       })),
       ['run', 'key', 'op', 'status', 'destination id', 'error', 'attempt', 'at'],
     );
-  } finally {
-    await store.close();
-  }
+  });
 }
