@@ -155,7 +155,6 @@ export async function planRun(
     const snapshots = await store.snapshotsFor(syncId, keys);
     for (const { key, row } of rows) {
       if (onlyKeys && !onlyKeys.has(key)) continue;
-      if (kind === 'replay' && replayOfRun === null) continue;
       let payload: Record<string, unknown>;
       try {
         payload = destination.prepare(row).payload;
@@ -202,7 +201,9 @@ export async function planRun(
   };
 
   try {
-    for await (const chunk of source.stream({ sql, chunkSize: CHUNK_SIZE })) {
+    // A replay with no earlier failed run has nothing to send: the model is not read at all.
+    const nothingToReplay = kind === 'replay' && replayOfRun === null;
+    for await (const chunk of nothingToReplay ? [] : source.stream({ sql, chunkSize: CHUNK_SIZE })) {
       for (const row of chunk) {
         rowIndex++;
         const value = row[model.primaryKey];

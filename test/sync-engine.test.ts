@@ -561,3 +561,11 @@ test('a warehouse error while reading rows fails the run, keeping its text (whic
   expect(text).toContain('ModelReadError');
   expect(text).not.toContain('Acme');
 });
+
+test('a replay when no run has failed records sends nothing', async () => {
+  await engine.run(sync);
+  const before = engine.sf.stats().total;
+  const replay = await engine.run(sync, { kind: 'replay' });
+  expect(replay).toMatchObject({ kind: 'replay', status: 'succeeded', added: 0, changed: 0, succeeded: 0, failed: 0 });
+  expect(engine.sf.stats().total).toBe(before);
+});
