@@ -6,12 +6,12 @@
  * plan (after a crash) first clears what an earlier attempt staged, so it is idempotent.
  */
 import { ConfigError } from '../config/config-problem';
-import { checkConfigAgainstWarehouse } from '../config/model-columns';
-import { createSource } from '../connectors/sources/create-source';
+import { checkConfigAgainstWarehouse } from './check-model-columns';
+import { openSource } from '../connectors/sources/registry';
 import type { Row } from '../connectors/destinations/destination';
 import type { StagedRecord, StateStore } from '../state/state-store';
 import type { PlannedRun, RunInput } from '../workflows/definitions';
-import { deliveryTaskQueue, resolvePath, type DestinationPool, type EngineContext } from './engine-context';
+import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './engine-context';
 import { buildModelQuery } from '../connectors/sources/model-query';
 import { recordHash } from './record-hash';
 
@@ -88,7 +88,10 @@ export async function planRun(
   const resolved = pool.resolve(syncId);
   const { sync, model, source: sourceConfig } = resolved;
   // A mapping of a column the model does not select would silently send nulls: fail the run instead.
-  const configProblems = await checkConfigAgainstWarehouse(ctx.config, ctx.baseDir, { syncId });
+  const { problems: configProblems } = await checkConfigAgainstWarehouse(ctx.config, ctx.baseDir, {
+    syncId,
+    unreachable: 'throw',
+  });
   if (configProblems.length) throw new ConfigError(`ebb.yaml (sync '${syncId}')`, configProblems);
   // Fatal destination problems (credentials, unknown object or field) fail the run before anything is staged.
   const destination = await pool.get(syncId, { checked: !dryRun });
@@ -135,10 +138,7 @@ export async function planRun(
     });
     invalid = [];
   };
-  const source = createSource(
-    sourceConfig.type === 'duckdb' ? { ...sourceConfig, path: resolvePath(ctx, sourceConfig.path) } : sourceConfig,
-    model.source,
-  );
+  const source = openSource(sourceConfig, { name: model.source, baseDir: ctx.baseDir });
   let rowIndex = 0;
   let nullKeys = 0;
   // Rows come ordered by key: a key is final once the next row has another key.
@@ -203,7 +203,10 @@ export async function planRun(
   try {
     // A replay with no earlier failed run has nothing to send: the model is not read at all.
     const nothingToReplay = kind === 'replay' && replayOfRun === null;
-    for await (const chunk of nothingToReplay ? [] : source.stream({ sql, chunkSize: CHUNK_SIZE })) {
+    const rows = nothingToReplay
+      ? []
+      : source.stream({ sql, chunkSize: CHUNK_SIZE, label: `ebb:${syncId}:${runNumber}` });
+    for await (const chunk of rows) {
       for (const row of chunk) {
         rowIndex++;
         const value = row[model.primaryKey];

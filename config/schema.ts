@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { knownNamesHint } from './closest-name';
 import { destinationConnectors } from '../connectors/destinations/registry';
+import { sourceConnectors } from '../connectors/sources/registry';
 import { cronProblem, parseEvery, type Schedule } from './schedule';
 
 /** Source, destination, model and sync names end up in Temporal workflow ids such as `sync/<id>`. */
@@ -31,26 +32,28 @@ export const temporalSchema = z.strictObject({
   namespace: nonEmpty.default('default'),
 });
 
-const duckdbSourceSchema = z.strictObject({ type: z.literal('duckdb'), path: nonEmpty });
-const postgresSourceSchema = z.strictObject({ type: z.literal('postgres'), url: nonEmpty });
-const snowflakeSourceSchema = z.strictObject({
-  type: z.literal('snowflake'),
-  account: nonEmpty,
-  username: nonEmpty,
-  password: nonEmpty,
-  warehouse: nonEmpty,
-  database: nonEmpty,
-  schema: nonEmpty,
-  role: nonEmpty.optional(),
+/** `sources.<name>` after its connector's `configSchema` accepted it (defaults applied). */
+export type SourceConfig = { type: string } & Record<string, unknown>;
+
+/** Each source type owns its settings (connectors/sources/<type>/): unknown keys are errors there. */
+export const sourceSchema = z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
+  const connector = sourceConnectors[value.type];
+  if (!connector) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['type'],
+      message: `unknown source type '${value.type}'`,
+      params: { hint: knownNamesHint('source types', value.type, Object.keys(sourceConnectors)) },
+    });
+    return z.NEVER;
+  }
+  const parsed = connector.configSchema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  return parsed.data as SourceConfig;
 });
-
-export const SOURCE_TYPES = ['duckdb', 'postgres', 'snowflake'] as const;
-
-export const sourceSchema = z.discriminatedUnion('type', [
-  duckdbSourceSchema,
-  postgresSourceSchema,
-  snowflakeSourceSchema,
-]);
 
 /** `destinations.<name>` after its connector's `connectionSchema` accepted it (defaults applied). */
 export type DestinationConnection = { type: string } & Record<string, unknown>;
@@ -151,7 +154,6 @@ export const ebbConfigSchema = z.strictObject({
 export type EbbConfig = z.infer<typeof ebbConfigSchema>;
 export type StateConfig = z.infer<typeof stateSchema>;
 export type TemporalConfig = z.infer<typeof temporalSchema>;
-export type SourceConfig = z.infer<typeof sourceSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type AlertConfig = z.infer<typeof alertSchema>;
 /** A sync: the base keys plus its connector's options (already validated by `syncOptionsSchema`). */

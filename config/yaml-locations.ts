@@ -1,5 +1,7 @@
 /** Maps config paths to line and column in the YAML source, and positions back to paths. */
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import fs from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { ConfigProblem } from './config-problem';
 
 export interface Location {
   line: number;
@@ -89,4 +91,12 @@ export function firstKeyLine(
   const pair = parent.items.find((item) => String(keyOf(item)) === key);
   const start = pair ? startOf(pair.key) : undefined;
   return start === undefined ? undefined : lineCounter.linePos(start).line;
+}
+
+/** Adds line and column (from the YAML source) to problems found after loading, which have only a path. */
+export function placeProblems(file: string, problems: ConfigProblem[]): ConfigProblem[] {
+  if (problems.every((p) => p.line !== undefined)) return problems;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter });
+  return problems.map((p) => (p.line !== undefined ? p : { ...p, ...locate(doc, lineCounter, p.path.split('.')) }));
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createDuckDbSource } from '../connectors/sources/duckdb-source';
+import { createDuckDbSource } from '../connectors/sources/duckdb/duckdb-source';
 import { Row } from '../connectors/sources/source';
 import {
   DEMO_BUILT_AT,

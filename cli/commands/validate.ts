@@ -2,7 +2,8 @@
 import { ExitError } from '../exit-error';
 import { formatProblem } from '../../config/config-problem';
 import { loadConfig } from '../../config/load-config';
-import { checkConfigAgainstWarehouse, placeProblems } from '../../config/model-columns';
+import { placeProblems } from '../../config/yaml-locations';
+import { checkConfigAgainstWarehouse } from '../../activities/check-model-columns';
 import path from 'node:path';
 
 export interface ValidateOptions {
@@ -15,9 +16,15 @@ export async function validateCommand(options: ValidateOptions): Promise<void> {
   const loaded = loadConfig(options.file);
   const { config } = loaded;
   // With the file itself valid, check it against the warehouse too (model SQL, filters, columns).
-  const problems = config
-    ? placeProblems(options.file, await checkConfigAgainstWarehouse(config, path.dirname(path.resolve(options.file))))
-    : loaded.problems;
+  const checked = config
+    ? await checkConfigAgainstWarehouse(config, path.dirname(path.resolve(options.file)))
+    : { problems: loaded.problems, unreachable: [] };
+  const problems = placeProblems(options.file, checked.problems);
+  // An unreachable warehouse is not a mistake in the file, but the user must know what went unchecked.
+  for (const { source, reason } of checked.unreachable) {
+    process.stderr.write(`note: source '${source}' could not be reached, so its models were not checked: ${reason}
+`);
+  }
   const summary =
     config && problems.length === 0
       ? {
@@ -29,7 +36,9 @@ export async function validateCommand(options: ValidateOptions): Promise<void> {
       : null;
 
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems, summary }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: problems.length === 0, problems, unreachable: checked.unreachable, summary }, null, 2)}\n`,
+    );
   } else if (summary) {
     process.stdout.write(
       `ok: ${summary.sources} sources, ${summary.destinations} destinations, ${summary.models} models, ${summary.syncs} syncs\n`,

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBValue, decimalValue, timestampValue } from '@duckdb/node-api';
-import { isDuckDbFileOpen } from '../../connectors/sources/duckdb-source';
+import { isDuckDbFileOpen } from '../../connectors/sources/duckdb/duckdb-source';
 
 export interface DemoAccount {
   account_id: string;

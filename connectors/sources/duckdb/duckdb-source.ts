@@ -1,5 +1,5 @@
 /**
- * A DuckDB file as a warehouse source.
+ * A DuckDB file as a warehouse source (`sources.<name>: { type: duckdb, path: ./warehouse.duckdb }`).
  *
  *   const source = createDuckDbSource({ path: './warehouse.duckdb', name: 'warehouse' });
  *   await source.describe('select * from account_health');   // [{ name: 'account_id', type: 'VARCHAR' }, ...]
@@ -33,7 +33,33 @@ import {
   DuckDBValue,
   DuckDBVariantValue,
 } from '@duckdb/node-api';
-import { ColumnInfo, Row, Source, SourceError } from './source';
+import { z } from 'zod';
+import { exactDecimal, exactInteger } from '../exact-values';
+import {
+  assertDistinctNames,
+  messageOf,
+  sqlExcerpt,
+  TransientSourceError,
+  type ColumnInfo,
+  type Row,
+  type Source,
+  SourceError,
+  type SourceConnector,
+} from '../source';
+
+export const duckdbSourceConfigSchema = z.strictObject({
+  type: z.literal('duckdb'),
+  /** The DuckDB file, relative to ebb.yaml. */
+  path: z.string().min(1, 'must not be empty'),
+});
+export type DuckDbSourceSettings = z.infer<typeof duckdbSourceConfigSchema>;
+
+export const duckdbSourceConnector: SourceConnector<DuckDbSourceSettings> = {
+  type: 'duckdb',
+  configSchema: duckdbSourceConfigSchema,
+  create: (config, context) =>
+    createDuckDbSource({ path: path.resolve(context.baseDir, config.path), name: context.name }),
+};
 
 export interface DuckDbSourceConfig {
   path: string;
@@ -50,8 +76,6 @@ interface SharedInstance {
 }
 
 const instances = new Map<string, SharedInstance>();
-
-const SQL_EXCERPT_LENGTH = 200;
 
 export function createDuckDbSource(config: DuckDbSourceConfig): Source {
   const file = path.resolve(config.path);
@@ -73,12 +97,17 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
 
   const queryError = (sql: string, error: unknown): SourceError => {
     const where = config.name === undefined ? file : `source ${config.name} (${file})`;
-    return new SourceError(`DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${excerpt(sql)}`, {
-      cause: error,
-    });
+    const message = `DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${sqlExcerpt(sql)}`;
+    return isInterruption(error)
+      ? new TransientSourceError(message, { cause: error })
+      : new SourceError(message, { cause: error });
   };
 
   return {
+    async connect() {
+      await instance();
+    },
+
     async describe(sql) {
       const connection = await (await instance()).connect();
       try {
@@ -179,8 +208,13 @@ async function acquireInstance(file: string, readOnly: boolean, configKey: strin
   }
   const opening = DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {}).catch((error: unknown) => {
     instances.delete(file);
-    // The usual cause is another process holding the file read-write; DuckDB's message names its PID.
-    throw new SourceError(`Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`, { cause: error });
+    const message = `Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`;
+    // Another process holding the file read-write (DuckDB's message names its PID) lets go when its
+    // write ends, so a lock is worth a retry; a corrupt or foreign file is not.
+    if (/lock/i.test(messageOf(error))) {
+      throw new TransientSourceError(`${message}; retrying, as another process is writing the file`, { cause: error });
+    }
+    throw new SourceError(message, { cause: error });
   });
   instances.set(file, { readOnly, users: 1, instance: opening });
   return opening;
@@ -212,32 +246,17 @@ async function abandon(connection: DuckDBConnection, result: DuckDBResult): Prom
   }
 }
 
-function assertDistinctNames(names: string[], sql: string): void {
-  const seen = new Set<string>();
-  for (const name of names) {
-    if (seen.has(name)) {
-      throw new SourceError(
-        `The query returns column "${name}" more than once; give each column a distinct alias (AS ...)\nSQL: ${excerpt(sql)}`,
-      );
-    }
-    seen.add(name);
-  }
-}
-
-function excerpt(sql: string): string {
-  return sql.length > SQL_EXCERPT_LENGTH ? `${sql.slice(0, SQL_EXCERPT_LENGTH)}...` : sql;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An interrupted query (another caller's interrupt, a closing database) may succeed when run again. */
+function isInterruption(error: unknown): boolean {
+  return /interrupt/i.test(messageOf(error));
 }
 
 /** Converts a DuckDB value to what survives JSON.stringify unchanged, so rows can be hashed and stored. */
 function jsonValue(value: DuckDBValue): unknown {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
-  if (typeof value === 'bigint') return safeNumber(value) ?? value.toString();
-  if (value instanceof DuckDBDecimalValue) return value.toDouble();
+  if (typeof value === 'bigint') return exactInteger(value);
+  if (value instanceof DuckDBDecimalValue) return exactDecimal(value.toString());
   if (value instanceof DuckDBDateValue) return value.toString();
   if (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) {
     return value.isFinite ? isoFromMicros(value.micros) : value.toString();
@@ -261,12 +280,6 @@ function jsonValue(value: DuckDBValue): unknown {
   if (value instanceof DuckDBUnionValue || value instanceof DuckDBVariantValue) return jsonValue(value.value);
   // TIME, TIMETZ, INTERVAL, UUID, BLOB, BIT, GEOMETRY: DuckDB's own text form is the readable one.
   return value.toString();
-}
-
-function safeNumber(value: bigint): number | undefined {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(value)
-    : undefined;
 }
 
 const MAX_DATE_MILLIS = 8_640_000_000_000_000n;
