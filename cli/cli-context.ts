@@ -1,17 +1,17 @@
 /**
  * What most commands need: the loaded config, the state store and a Temporal client, with
- * connection details from ebb.yaml or the environment:
- *   EBB_TEMPORAL_ADDRESS, EBB_TEMPORAL_NAMESPACE, EBB_TASK_QUEUE,
- *   EBB_TEMPORAL_TLS_CERT / EBB_TEMPORAL_TLS_KEY (mTLS file paths), EBB_TEMPORAL_API_KEY (Temporal Cloud).
+ * connection details from ebb.yaml's `temporal:` block (address, namespace, tls, apiKey) or the
+ * environment: EBB_TEMPORAL_ADDRESS, EBB_TEMPORAL_NAMESPACE, EBB_TASK_QUEUE,
+ * EBB_TEMPORAL_TLS_CERT / EBB_TEMPORAL_TLS_KEY (mTLS file paths), EBB_TEMPORAL_API_KEY (Temporal Cloud).
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
 import { openStateStore, type StateStore } from '../state/state-store';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
+import { temporalConnectionOptions } from './temporal-connection';
 
 export interface CliContext {
   configFile: string;
@@ -41,19 +41,8 @@ export async function openStore(ctx: CliContext): Promise<StateStore> {
   );
 }
 
-function tlsOptions(): ConnectionOptions['tls'] {
-  const cert = process.env.EBB_TEMPORAL_TLS_CERT;
-  const key = process.env.EBB_TEMPORAL_TLS_KEY;
-  if (cert && key) return { clientCertPair: { crt: fs.readFileSync(cert), key: fs.readFileSync(key) } };
-  return process.env.EBB_TEMPORAL_API_KEY ? true : undefined;
-}
-
-function connectionOptions(ctx: CliContext): ConnectionOptions & NativeConnectionOptions {
-  return { address: ctx.config.temporal.address, tls: tlsOptions(), apiKey: process.env.EBB_TEMPORAL_API_KEY };
-}
-
 export async function connectClient(ctx: CliContext): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect(connectionOptions(ctx));
+  const connection = await Connection.connect(temporalConnectionOptions(ctx.config.temporal, ctx.baseDir));
   return {
     client: new Client({ connection, namespace: ctx.config.temporal.namespace }),
     close: () => connection.close(),
@@ -61,5 +50,5 @@ export async function connectClient(ctx: CliContext): Promise<{ client: Client; 
 }
 
 export async function connectNative(ctx: CliContext): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(ctx));
+  return NativeConnection.connect(temporalConnectionOptions(ctx.config.temporal, ctx.baseDir));
 }

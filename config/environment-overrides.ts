@@ -19,6 +19,7 @@ export function applyEnvironmentOverrides(
   return {
     ...config,
     temporal: {
+      ...config.temporal,
       address: set('EBB_TEMPORAL_ADDRESS') ?? config.temporal.address,
       namespace: set('EBB_TEMPORAL_NAMESPACE') ?? config.temporal.namespace,
     },

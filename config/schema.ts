@@ -27,9 +27,31 @@ export const stateSchema = z.strictObject({
   url: nonEmpty.optional(),
 });
 
+/** TLS to the Temporal frontend; file paths are relative to ebb.yaml. `tls: true` uses the system's CAs. */
+export const temporalTlsSchema = z.union([
+  z.boolean(),
+  z
+    .strictObject({
+      /** Name to check the server's certificate against, when it differs from the address's host. */
+      serverName: nonEmpty.optional(),
+      /** PEM file of the CA that signed the server's certificate (a private cluster's own CA). */
+      serverRootCaCertPath: nonEmpty.optional(),
+      /** PEM files of this client's certificate and key, for mTLS. */
+      clientCertPath: nonEmpty.optional(),
+      clientKeyPath: nonEmpty.optional(),
+    })
+    .refine((tls) => Boolean(tls.clientCertPath) === Boolean(tls.clientKeyPath), {
+      message: 'clientCertPath and clientKeyPath go together: mTLS needs both the certificate and its key',
+      path: ['clientKeyPath'],
+    }),
+]);
+
 export const temporalSchema = z.strictObject({
   address: nonEmpty.default('127.0.0.1:7233'),
   namespace: nonEmpty.default('default'),
+  tls: temporalTlsSchema.optional(),
+  /** Temporal Cloud API key, e.g. `${TEMPORAL_API_KEY}`; turns TLS on unless `tls: false`. */
+  apiKey: nonEmpty.optional(),
 });
 
 /** `sources.<name>` after its connector's `configSchema` accepted it (defaults applied). */
@@ -154,6 +176,7 @@ export const ebbConfigSchema = z.strictObject({
 export type EbbConfig = z.infer<typeof ebbConfigSchema>;
 export type StateConfig = z.infer<typeof stateSchema>;
 export type TemporalConfig = z.infer<typeof temporalSchema>;
+export type TemporalTlsConfig = z.infer<typeof temporalTlsSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type AlertConfig = z.infer<typeof alertSchema>;
 /** A sync: the base keys plus its connector's options (already validated by `syncOptionsSchema`). */

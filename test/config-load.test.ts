@@ -189,7 +189,7 @@ schedules: {}
     const { problems } = parseConfig(source, { env: {} });
     expect(problems.map((p) => `${p.line} ${p.path}: ${p.message}`)).toEqual([
       "3 sources.Warehouse: 'Warehouse' is not a valid name: names use lowercase letters, digits, - and _, and start with a letter or digit",
-      "4 sources.lake.type: unknown type 'mysql'",
+      "4 sources.lake.type: unknown source type 'mysql'",
       "7 models.accounts.primaryKey: missing required key 'primaryKey'",
       "7 models.accounts.primary_key: unknown key 'primary_key'",
       "9 schedules: unknown key 'schedules'",

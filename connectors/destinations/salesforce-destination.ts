@@ -33,6 +33,7 @@ import {
   type RecordToDeliver,
   type Row,
 } from './destination';
+import { isDecimalText, JsonNumberLiteral } from './json-number-literal';
 import { closestNames } from './salesforce-name-suggestions';
 import { findByExternalId, holdsPayload } from './salesforce-record-lookup';
 import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
@@ -137,6 +138,8 @@ interface SaveResult {
 /** Errors on a collections request caused by one record's value: isolating the record lets the rest land. */
 const recordValueErrors = new Set(['JSON_PARSER_ERROR', 'INVALID_TYPE_ON_FIELD_IN_RECORD']);
 
+const numericFieldTypes = new Set(['int', 'double', 'currency', 'percent', 'long']);
+
 /** A delete of a record that is already gone has reached its goal. */
 const alreadyDeletedErrors = new Set(['ENTITY_IS_DELETED', 'NOT_FOUND', 'INVALID_CROSS_REFERENCE_KEY']);
 
@@ -199,11 +202,17 @@ export function createSalesforceDestination(
     return toOutcomes(chunk, results, false);
   };
 
-  const sObject = (record: RecordToDeliver, extra: Record<string, unknown> = {}) => ({
-    attributes: { type: sync.object },
-    ...extra,
-    ...record.payload,
-  });
+  /** Mapped fields Salesforce stores as numbers (from describe, in check()): exact decimals go as number literals. */
+  let numericFields = new Set<string>();
+
+  const sObject = (record: RecordToDeliver, extra: Record<string, unknown> = {}) => {
+    const fields: Record<string, unknown> = { ...record.payload };
+    for (const name of numericFields) {
+      const value = fields[name];
+      if (isDecimalText(value)) fields[name] = new JsonNumberLiteral(value);
+    }
+    return { attributes: { type: sync.object }, ...extra, ...fields };
+  };
 
   const upsertChunk = (chunk: RecordToDeliver[], ctx: DeliveryContext): Promise<RecordOutcome[]> =>
     saveChunk(chunk, ctx, (part) =>
@@ -391,6 +400,12 @@ export function createSalesforceDestination(
           );
         }
       }
+      numericFields = new Set(
+        Object.values(sync.mapping).flatMap((name) => {
+          const field = byName.get(name.toLowerCase());
+          return field && numericFieldTypes.has(field.type) ? [name] : [];
+        }),
+      );
       if (problems.length > 0) {
         throw fatal(
           `The Salesforce fields of sync ${sync.id} do not match ${sync.object}:\n  - ${problems.join('\n  - ')}`,
@@ -508,7 +523,10 @@ function didYouMean(candidates: string[]): string {
   return candidates.length > 0 ? ` Did you mean ${candidates.map((c) => `'${c}'`).join(' or ')}?` : '';
 }
 
-/** Values sent as JSON: dates as ISO strings, big integers as numbers when exact, otherwise strings. */
+/**
+ * Values sent as JSON: dates as ISO strings, big integers as numbers when exact, otherwise decimal
+ * text (written as a number literal for numeric fields, see sObject).
+ */
 function toJsonValue(value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (value instanceof Date) return value.toISOString();

@@ -7,6 +7,7 @@
  * of error responses (Retry-After) are visible, and with jsforce's own retries switched off:
  * Temporal owns retries, and jsforce would otherwise wait up to ~15 s per GET/DELETE on 5xx.
  */
+import { stringifyExact } from './json-number-literal';
 import { countRequest } from './request-counter';
 import { Connection, type Schema } from 'jsforce';
 import { HttpApi } from 'jsforce/lib/http-api';
@@ -182,7 +183,7 @@ export class SalesforceSession {
       return await api.request<T>({
         method: method as 'GET',
         url: `${conn.instanceUrl}/services/data/v${conn.version}${path}`,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        ...(body === undefined ? {} : { body: stringifyExact(body), headers: { 'content-type': 'application/json' } }),
       });
     } catch (err) {
       if (status >= 400 && err instanceof Error) {

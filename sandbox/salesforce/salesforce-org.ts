@@ -4,6 +4,7 @@
  * Holds no HTTP; the server in salesforce-sandbox.ts turns these results into responses.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isLosslessNumber } from 'lossless-json';
 import { isTextType, type SalesforceFieldDefinition, type SalesforceObjectDefinition } from './salesforce-objects';
 import { caseSafeSuffix, isWellFormedId, salesforceId } from './salesforce-record-ids';
 
@@ -458,6 +459,13 @@ function parseCollectionBody(
  */
 function coerce(field: SalesforceFieldDefinition, value: unknown): unknown {
   if (value === null) return null;
+  if (isLosslessNumber(value)) {
+    // A literal beyond a double's precision: kept as its exact digits (as text in the stored record).
+    if (isTextType(field.type)) return value.value;
+    if (['double', 'currency', 'percent'].includes(field.type)) return value.value;
+    if (field.type === 'int' && /^-?\d+$/.test(value.value)) return value.value;
+    value = Number(value.value);
+  }
   const parserError = (javaType: string) =>
     new SalesforceRequestError(
       400,
@@ -497,6 +505,7 @@ function coerce(field: SalesforceFieldDefinition, value: unknown): unknown {
 }
 
 function jsonTokenName(value: unknown): string {
+  if (isLosslessNumber(value)) return /^-?\d+$/.test(value.value) ? 'VALUE_NUMBER_INT' : 'VALUE_NUMBER_FLOAT';
   if (typeof value === 'string') return 'VALUE_STRING';
   if (typeof value === 'number') return Number.isInteger(value) ? 'VALUE_NUMBER_INT' : 'VALUE_NUMBER_FLOAT';
   if (typeof value === 'boolean') return value ? 'VALUE_TRUE' : 'VALUE_FALSE';

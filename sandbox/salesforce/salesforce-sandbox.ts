@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isSafeNumber, LosslessNumber, parse as parseLossless } from 'lossless-json';
 import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from './salesforce-objects';
 import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './salesforce-org';
 import { runSoql } from './salesforce-soql';
@@ -413,9 +414,13 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * Salesforce reads number literals as Java BigDecimal, so digits beyond a double's survive; the
+ * sandbox keeps such literals as LosslessNumber and stores their exact text (salesforce-org.ts).
+ */
 function parseJson(body: string): unknown {
   try {
-    return JSON.parse(body);
+    return parseLossless(body, null, (text) => (isSafeNumber(text) ? Number(text) : new LosslessNumber(text)));
   } catch (err) {
     throw new SalesforceRequestError(
       400,
