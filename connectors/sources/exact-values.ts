@@ -35,8 +35,3 @@ export function exactInteger(value: bigint | string): number | string {
     ? Number(big)
     : big.toString();
 }
-
-/** Whether a value is a decimal in text form (as exactDecimal leaves the ones a double cannot hold). */
-export function isDecimalText(value: unknown): value is string {
-  return typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value);
-}
