@@ -21,6 +21,15 @@ const positiveInt = (value: string): number => {
   return n;
 };
 
+const queueList = (value: string): string[] => {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError("expected names such as 'engine,salesforce'");
+  return names;
+};
+
 export function buildProgram(): Command {
   const program = new Command('ebb')
     .description('Reverse ETL on Temporal: sync modelled warehouse rows to Salesforce, Slack and more.')
@@ -39,7 +48,16 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description('run the engine worker and one worker per destination (until Ctrl-C)')
-    .action(async () => workerCommand({ config: config() }));
+    .option(
+      '--queues <names>',
+      "serve only these queues: comma-separated destination names, plus 'engine' for the engine queue (controllers, runs, plan/finish)",
+      queueList,
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ebb worker                             # every queue\n  ebb worker --queues engine,salesforce  # the engine and Salesforce deliveries\n  ebb worker --queues salesforce,slack   # deliveries only',
+    )
+    .action(async (o: { queues?: string[] }) => workerCommand({ config: config(), queues: o.queues }));
 
   program
     .command('run <sync>')

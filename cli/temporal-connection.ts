@@ -49,7 +49,7 @@ function tlsOption(
   const envCert = env.EBB_TEMPORAL_TLS_CERT;
   const envKey = env.EBB_TEMPORAL_TLS_KEY;
   const yaml = typeof temporal.tls === 'object' ? temporal.tls : undefined;
-  if (!yaml && !(envCert && envKey)) return temporal.tls;
+  if (!yaml && !(envCert && envKey)) return typeof temporal.tls === 'boolean' ? temporal.tls : undefined;
 
   const settings: TlsSettings = {};
   if (yaml?.serverName) settings.serverNameOverride = yaml.serverName;

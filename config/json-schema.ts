@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { destinationConnectors } from '../connectors/destinations/registry';
+import { sourceConnectors } from '../connectors/sources/registry';
 import { baseSyncSchema, ebbConfigSchema, nameSchema } from './schema';
 import { syncModesByDestinationType } from './sync-modes';
 
@@ -41,9 +42,16 @@ function destinationSchemaForEditors(): z.ZodType {
   return second ? z.union([first, second, ...rest]) : first;
 }
 
+function sourceSchemaForEditors(): z.ZodType {
+  const [first, second, ...rest] = Object.values(sourceConnectors).map((connector) => connector.configSchema);
+  if (!first) return z.looseObject({ type: z.string() });
+  return second ? z.union([first, second, ...rest]) : first;
+}
+
 export function buildJsonSchema(): Record<string, unknown> {
   const schema = ebbConfigSchema
     .extend({
+      sources: z.record(nameSchema, sourceSchemaForEditors()).optional(),
       destinations: z.record(nameSchema, destinationSchemaForEditors()).optional(),
       syncs: z.record(nameSchema, syncSchemaForEditors()).optional(),
     })

@@ -3,6 +3,7 @@
  * per destination connection on its own queue, whose limits come from the destination's declared
  * limits (overridable in config): `maxConcurrentActivityTaskExecutions` caps this worker and
  * `maxTaskQueueActivitiesPerSecond` is enforced by the server across every worker of the queue.
+ * `queues` limits a process to some of those queues (`ebb worker --queues`, see queue-selection.ts).
  */
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -11,6 +12,7 @@ import { deliveryTaskQueue } from '../activities/engine-context';
 import type { EbbConfig } from '../config/schema';
 import type { DestinationLimits } from '../connectors/destinations/destination';
 import type { StateStore } from '../state/state-store';
+import { ALL_QUEUES, type QueueSelection } from './queue-selection';
 
 export interface StartWorkersInput {
   config: EbbConfig;
@@ -22,6 +24,8 @@ export interface StartWorkersInput {
   taskQueue: string;
   /** Pre-bundled workflow code (tests bundle once); otherwise workflows/ is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The queues this process serves (default: the engine's and every destination's). */
+  queues?: QueueSelection;
 }
 
 export interface RunningWorkers {
@@ -58,10 +62,16 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
     : { workflowsPath: require.resolve('../workflows') };
   const common = { connection: input.connection, namespace: input.namespace ?? 'default' };
 
+  const selection = input.queues ?? ALL_QUEUES;
+  const selected = (name: string) => selection.destinations === 'all' || selection.destinations.includes(name);
   const workers: Worker[] = [];
-  const queues: RunningWorkers['queues'] = [{ taskQueue: input.taskQueue }];
-  workers.push(await Worker.create({ ...common, ...workflowSource, taskQueue: input.taskQueue, activities }));
+  const queues: RunningWorkers['queues'] = [];
+  if (selection.engine) {
+    queues.push({ taskQueue: input.taskQueue });
+    workers.push(await Worker.create({ ...common, ...workflowSource, taskQueue: input.taskQueue, activities }));
+  }
   for (const [name, limits] of destinationLimits(ctx, pool)) {
+    if (!selected(name)) continue;
     const taskQueue = deliveryTaskQueue(input.taskQueue, name);
     queues.push({ taskQueue, limits });
     workers.push(

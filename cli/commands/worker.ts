@@ -1,17 +1,37 @@
-/** `ebb worker`: runs the engine worker and one worker per destination until SIGINT/SIGTERM. */
+/**
+ * `ebb worker [--queues engine,<destination>,...]`: runs the engine worker and one worker per
+ * destination (or only the queues named) until SIGINT/SIGTERM.
+ */
 import { ensureSchedules } from '../../workers/schedules';
 import { startWorkers } from '../../workers/start-workers';
+import { ALL_QUEUES, selectQueues, unusedDestinations } from '../../workers/queue-selection';
 import { connectClient, connectNative, loadCliContext, openStore } from '../cli-context';
+import { ExitError } from '../exit-error';
 import { say } from '../output';
 import { quietTemporalLogs } from '../runtime-logging';
 
-export async function workerCommand(options: { config?: string }): Promise<void> {
+export interface WorkerOptions {
+  config?: string;
+  /** `engine` and/or destination names; all queues when absent. */
+  queues?: string[];
+}
+
+export async function workerCommand(options: WorkerOptions): Promise<void> {
   quietTemporalLogs();
   const ctx = loadCliContext(options.config);
+  const selection = options.queues ? selectQueues(ctx.config, options.queues) : ALL_QUEUES;
+  for (const name of unusedDestinations(ctx.config, selection))
+    say(`no sync uses destination ${name}: no worker for it`);
   const store = await openStore(ctx);
   const { client, close } = await connectClient(ctx);
   const connection = await connectNative(ctx);
-  const schedules = await ensureSchedules(client, ctx.config, ctx.taskQueue);
+  const closeAll = async () => {
+    await connection.close();
+    await close();
+    await store.close();
+  };
+  // Schedules start workflows on the engine queue, so the processes that serve it keep them current.
+  const schedules = selection.engine ? await ensureSchedules(client, ctx.config, ctx.taskQueue) : [];
   const workers = await startWorkers({
     config: ctx.config,
     baseDir: ctx.baseDir,
@@ -20,7 +40,13 @@ export async function workerCommand(options: { config?: string }): Promise<void>
     client,
     namespace: ctx.config.temporal.namespace,
     taskQueue: ctx.taskQueue,
+    queues: selection,
   });
+  if (workers.queues.length === 0) {
+    await workers.shutdown();
+    await closeAll();
+    throw new ExitError(1, `nothing to serve: no sync uses ${options.queues?.join(', ')}`);
+  }
   for (const q of workers.queues) {
     say(
       `worker on ${q.taskQueue}${q.limits ? ` (concurrency ${q.limits.maxConcurrency}, ${q.limits.requestsPerSecond}/s, batches of ${q.limits.batchSize})` : ''}`,
@@ -31,7 +57,5 @@ export async function workerCommand(options: { config?: string }): Promise<void>
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await workers.done;
-  await connection.close();
-  await close();
-  await store.close();
+  await closeAll();
 }
