@@ -24,6 +24,7 @@ import { openStateStore, type StateStore } from '../../state/state-store';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers';
 import type { RequestRunInput, RunSummary, SyncStatus } from '../../workflows/definitions';
 import { quietWorkerLogs, temporalAddress } from './temporal';
+import type { TestWarehouse } from './warehouses';
 
 export interface EngineHarnessOptions {
   /** Generated accounts besides the four seed accounts. */
@@ -38,12 +39,19 @@ export interface EngineHarnessOptions {
   extraModelsYaml?: string;
   /** Start workers in this process (default true). */
   workers?: boolean;
+  /**
+   * Sync from this warehouse (test/harness/warehouses.ts) instead of the demo DuckDB file; the test
+   * creates `account_health` in it before the first run. Its directory is the engine's `dir`.
+   */
+  warehouse?: (dir: string) => Promise<TestWarehouse>;
 }
 
 export interface EngineHarness {
   dir: string;
   configFile: string;
+  /** The demo DuckDB file (unless a `warehouse` option replaced it). */
   warehouse: string;
+  testWarehouse: TestWarehouse | null;
   suffix: string;
   env: Record<string, string>;
   config: EbbConfig;
@@ -81,7 +89,8 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-engine-'));
   const suffix = randomUUID().slice(0, 8);
   const warehouse = path.join(dir, 'warehouse.duckdb');
-  await buildDemoWarehouse(warehouse, { generated: options.generated ?? 40 });
+  const testWarehouse = options.warehouse ? await options.warehouse(dir) : null;
+  if (!testWarehouse) await buildDemoWarehouse(warehouse, { generated: options.generated ?? 40 });
   const sf = await startSalesforceSandbox(options.salesforce);
   const slack = await startSlackSandbox(options.slack);
   const env: Record<string, string> = {
@@ -92,11 +101,12 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
     SLACK_API_URL: slack.url,
     EBB_TEMPORAL_ADDRESS: temporalAddress(),
     EBB_TASK_QUEUE: `ebb-test-${suffix}`,
+    ...testWarehouse?.env,
   };
   const yaml = `
 state: { path: ./state.sqlite }
 sources:
-  warehouse: { type: duckdb, path: ./warehouse.duckdb }
+  warehouse: ${testWarehouse?.sourceYaml ?? '{ type: duckdb, path: ./warehouse.duckdb }'}
 destinations:${defaultDestinations(options.salesforceLimits)}
 models:
   account_health:
@@ -121,6 +131,7 @@ ${options.syncsYaml({ suffix })}
     dir,
     configFile,
     warehouse,
+    testWarehouse,
     suffix,
     env,
     config,
@@ -171,6 +182,7 @@ ${options.syncsYaml({ suffix })}
       await store.close();
       await sf.close();
       await slack.close();
+      await testWarehouse?.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
