@@ -247,6 +247,18 @@ suite('PostgreSQL source', () => {
     }
   });
 
+  test('a CA file that cannot be read is a SourceError pointing at sslRootCert', async () => {
+    const source = openTestSource({ sslmode: 'verify-full', sslRootCert: 'no-such-ca.pem' });
+    try {
+      const error = await failureOf(source.connect());
+
+      expect(error).toBeInstanceOf(SourceError);
+      expect(error.message).toContain(`sources.warehouse.sslRootCert: cannot read ${__dirname}/no-such-ca.pem`);
+    } finally {
+      await source.close();
+    }
+  });
+
   test('a missing table is a SourceError quoting the server’s message and the SQL', async () => {
     const source = openTestSource();
     try {

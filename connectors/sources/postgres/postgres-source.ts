@@ -26,6 +26,7 @@ import Cursor from 'pg-cursor';
 import { z } from 'zod';
 import {
   assertDistinctNames,
+  messageOf,
   SourceError,
   type Row,
   type Source,
@@ -201,7 +202,7 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
       try {
         ca = fs.readFileSync(file, 'utf8');
       } catch (error) {
-        throw new SourceError(`sources.${context.name}.sslRootCert: cannot read ${file}: ${(error as Error).message}`, {
+        throw new SourceError(`sources.${context.name}.sslRootCert: cannot read ${file}: ${messageOf(error)}`, {
           cause: error,
         });
       }
