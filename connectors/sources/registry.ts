@@ -1,10 +1,12 @@
 /** Every source type ebb knows, by its `type` in ebb.yaml. Adding a source adds one line here. */
 import { duckdbSourceConnector } from './duckdb/duckdb-source';
+import { snowflakeSourceConnector } from './snowflake/snowflake-source';
 import { postgresSourceConnector } from './postgres/postgres-source';
 import { SourceError, type Source, type SourceConnector, type SourceContext } from './source';
 
 export const sourceConnectors: Record<string, SourceConnector> = {
   [duckdbSourceConnector.type]: duckdbSourceConnector as SourceConnector,
+  [snowflakeSourceConnector.type]: snowflakeSourceConnector as SourceConnector,
   [postgresSourceConnector.type]: postgresSourceConnector as SourceConnector,
 };
 
