@@ -305,7 +305,8 @@ export async function startSnowflakeSandbox(options: SnowflakeSandboxOptions = {
     };
     stats.queries.push(record);
     const query: Query = { record, done: Promise.resolve() };
-    const delay = queryDelayMs;
+    // Session commands return at once in Snowflake too; only real statements "run".
+    const delay = parseSessionCommand(sql) === undefined ? queryDelayMs : 0;
     query.done = (async () => {
       const timeoutMs = timeoutSeconds > 0 ? timeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
       if (delay > 0) await sleep(Math.min(delay, timeoutMs), undefined, { signal: shutdown.signal });
