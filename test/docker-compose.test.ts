@@ -13,20 +13,24 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: unknown };
   volumes?: string[];
+  ports?: string[];
 }
 
-const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+// The workers share their settings through a `<<: *ebb-worker` merge key, as docker compose reads it.
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
 };
 const services = compose.services;
+const workerNames = Object.keys(services).filter((name) => name.startsWith('ebb-worker'));
 // Services that run once and exit (schema and namespace setup) need no healthcheck.
 const oneShot = (name: string) =>
   Object.values(services).some((service) => service.depends_on?.[name]?.condition === 'service_completed_successfully');
 
-test('docker-compose.yml defines Temporal on PostgreSQL, its UI, the state store and the worker', () => {
+test('docker-compose.yml defines Temporal on PostgreSQL, its UI, the state store and two workers', () => {
   expect(Object.keys(services)).toEqual(
-    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', 'ebb-worker']),
+    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db']),
   );
+  expect(workerNames).toEqual(['ebb-worker-engine', 'ebb-worker-deliveries']);
   expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
   expect(services['temporal-ui']?.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
 });
@@ -46,24 +50,37 @@ test('every image has a pinned tag', () => {
 test('every long-running service has a healthcheck', () => {
   const longRunning = Object.keys(services).filter((name) => !oneShot(name));
   expect(longRunning).toEqual(
-    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', 'ebb-worker']),
+    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', ...workerNames]),
   );
   for (const name of longRunning)
     expect({ name, healthcheck: Boolean(services[name]?.healthcheck?.test) }).toEqual({ name, healthcheck: true });
   expect(JSON.stringify(services.postgresql?.healthcheck?.test)).toContain('pg_isready');
 });
 
-test('the worker waits for a healthy Temporal, knows its address and mounts ebb.yaml', () => {
-  const worker = services['ebb-worker'] as Service;
-  expect(worker.build).toBe('.');
-  expect(worker.command).toEqual(['worker']);
-  expect(worker.depends_on?.temporal).toEqual({ condition: 'service_healthy' });
-  expect(worker.depends_on?.['ebb-state-db']).toEqual({ condition: 'service_healthy' });
-  expect(worker.environment).toMatchObject({
-    EBB_TEMPORAL_ADDRESS: 'temporal:7233',
-    EBB_STATE_URL: expect.stringMatching(/^postgres:\/\/.+@ebb-state-db:5432\//),
-  });
-  expect(worker.volumes).toContain('./ebb.yaml:/app/ebb.yaml:ro');
+test.each(['ebb-worker-engine', 'ebb-worker-deliveries'])(
+  '%s waits for a healthy Temporal, knows its address and mounts ebb.yaml and the warehouse',
+  (name) => {
+    const worker = services[name] as Service;
+    expect(worker.build).toBe('.');
+    expect(worker.depends_on?.temporal).toEqual({ condition: 'service_healthy' });
+    expect(worker.depends_on?.['ebb-state-db']).toEqual({ condition: 'service_healthy' });
+    expect(worker.environment).toMatchObject({
+      EBB_TEMPORAL_ADDRESS: 'temporal:7233',
+      EBB_STATE_URL: expect.stringMatching(/^postgres:\/\/.+@ebb-state-db:5432\//),
+    });
+    expect(worker.volumes).toEqual(
+      expect.arrayContaining(['./ebb.yaml:/app/ebb.yaml:ro', './warehouse:/data/warehouse:ro']),
+    );
+  },
+);
+
+test('one worker runs the engine and Salesforce queues, the other the Salesforce and Slack queues', () => {
+  expect(services['ebb-worker-engine']?.command).toEqual(['worker', '--queues', 'engine,salesforce']);
+  expect(services['ebb-worker-deliveries']?.command).toEqual(['worker', '--queues', 'salesforce,slack']);
+});
+
+test('the state store is published on the host, for ebb runs/records/status from there', () => {
+  expect(services['ebb-state-db']?.ports).toEqual(['127.0.0.1:5433:5432']);
 });
 
 test('the Dockerfile builds on Node 20 and runs the worker', () => {
