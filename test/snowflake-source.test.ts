@@ -34,7 +34,7 @@ beforeAll(async () => {
     (9007199254740993, 12345678901234567890.1234567891, 0.5, 'Acme', true, '2026-01-02',
      '2026-01-02 03:04:05.123456', parse_json('{"plan":"pro","seats":12345678901234567890}'), '\\xCA\\xFE'::blob),
     (2, 900.00, null, null, false, null, null, null, null)`);
-  await sandbox.sql('create table events as select range as id, \'event \' || range as label from range(60000)');
+  await sandbox.sql("create table events as select range as id, 'event ' || range as label from range(60000)");
 });
 
 afterAll(async () => {
@@ -229,6 +229,18 @@ test('a missing table is a SourceError quoting Snowflake and naming the source',
     expect(error.message).toContain("Object 'NO_SUCH_TABLE' does not exist or not authorized.");
     expect(error.message).toContain('002003');
     expect(error.message).toContain('SQL: select * from no_such_table');
+  } finally {
+    await source.close();
+  }
+});
+
+test("a syntax error is a SourceError with Snowflake's code 001003", async () => {
+  const source = open();
+  try {
+    const error = await failureOf(collect(source, 'select id form accounts'));
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error.message).toContain('syntax error line 1 at position');
+    expect(error.message).toContain('001003');
   } finally {
     await source.close();
   }

@@ -68,6 +68,8 @@ function jwtIsValid(token: string, publicKeyPem: string, subject: string): boole
   }
   const expiresMs = typeof claims.exp === 'number' ? (claims.exp > 1e12 ? claims.exp : claims.exp * 1000) : 0;
   return (
-    claims.sub === subject && claims.iss === `${subject}.${publicKeyFingerprint(publicKeyPem)}` && expiresMs > Date.now()
+    claims.sub === subject &&
+    claims.iss === `${subject}.${publicKeyFingerprint(publicKeyPem)}` &&
+    expiresMs > Date.now()
   );
 }

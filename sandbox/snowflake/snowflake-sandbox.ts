@@ -345,7 +345,9 @@ export async function startSnowflakeSandbox(options: SnowflakeSandboxOptions = {
     try {
       reader = await runDuckDb(toDuckDbSql(sql));
     } catch (error) {
-      return failure(failureFromDuckDb(error instanceof Error ? error.message : String(error), sql), queryId);
+      // Native addon errors fail instanceof Error under Jest's realms, so read the message directly.
+      const message = (error as { message?: unknown }).message;
+      return failure(failureFromDuckDb(typeof message === 'string' ? message : String(error), sql), queryId);
     }
     const types = reader.columnTypes();
     const rowTypes = reader.columnNames().map((name, i) => {
@@ -353,9 +355,7 @@ export async function startSnowflakeSandbox(options: SnowflakeSandboxOptions = {
       if (type === undefined) throw new Error(`DuckDB returned no type for column ${name}`);
       return rowTypeOf(snowflakeColumnName(name, sql), type);
     });
-    const rows = reader.getRows().map((values) =>
-      values.map((value, i) => wireValue(value, rowTypes[i] as RowType)),
-    );
+    const rows = reader.getRows().map((values) => values.map((value, i) => wireValue(value, rowTypes[i] as RowType)));
     const result: Result = { rowTypes, rows, qrmk: crypto.randomBytes(32).toString('base64') };
     const query = queries.get(queryId);
     if (query) {

@@ -239,7 +239,8 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(Object.assign(new Error(`no answer from Snowflake within ${ms / 1000} s`), { name: 'NetworkError' })),
+      () =>
+        reject(Object.assign(new Error(`no answer from Snowflake within ${ms / 1000} s`), { name: 'NetworkError' })),
       ms,
     );
   });
