@@ -4,6 +4,9 @@
  */
 import type { Run } from '../state/state-store';
 import type { RunKind, RunSummary } from '../workflows/definitions';
+import { resolveSync } from '../config/load-config';
+import { openSource } from '../connectors/sources/registry';
+import { WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import type { EngineContext } from './engine-context';
 
 export interface FinishInput {
@@ -13,9 +16,15 @@ export interface FinishInput {
   error: string | null;
 }
 
-export async function finishRun(ctx: EngineContext, input: FinishInput): Promise<RunSummary> {
+export async function finishRun(
+  ctx: EngineContext,
+  input: FinishInput,
+  options: { onProgress?: () => void } = {},
+): Promise<RunSummary> {
   const { store } = ctx;
   const { syncId, runNumber } = input;
+  // Before the run's staged records go: they hold the warehouse row hashes of accepted records.
+  await saveWarehouseSnapshots(ctx, syncId, runNumber, options.onProgress);
   if (input.status === 'succeeded') {
     const { maxCursor, anyFailed } = await store.runCursorOutcome(syncId, runNumber);
     if (maxCursor !== null && !anyFailed) await store.setCursor(syncId, maxCursor);
@@ -23,6 +32,38 @@ export async function finishRun(ctx: EngineContext, input: FinishInput): Promise
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
   return { ...toRunSummary(run), cursor: await store.getCursor(syncId) };
 }
+
+/**
+ * Warehouse-side diff: accepted records' row hashes go to the warehouse's snapshot table, and keys
+ * deleted at the destination leave it. Failed records keep their old hash, so the next run reads
+ * them again. Saving is idempotent, so a retried finish is harmless.
+ */
+async function saveWarehouseSnapshots(
+  ctx: EngineContext,
+  syncId: string,
+  runNumber: number,
+  onProgress: (() => void) | undefined,
+): Promise<void> {
+  const { model, source: sourceConfig } = resolveSync(ctx.config, syncId);
+  let page = await ctx.store.acceptedRowHashes(syncId, runNumber, null, PAGE);
+  if (!page.length) return;
+  const source = openSource(sourceConfig, { name: model.source, baseDir: ctx.baseDir });
+  try {
+    if (!source.snapshots) return;
+    const diff = new WarehouseDiff(source, syncId);
+    await diff.prepare();
+    while (page.length) {
+      await diff.save(page.filter((r) => r.operation === 'upsert'));
+      await diff.remove(page.filter((r) => r.operation === 'delete').map((r) => r.key));
+      onProgress?.();
+      page = await ctx.store.acceptedRowHashes(syncId, runNumber, page[page.length - 1]?.key ?? null, PAGE);
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+const PAGE = 1000;
 
 export function toRunSummary(run: Run): Omit<RunSummary, 'cursor'> {
   return {

@@ -25,7 +25,7 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
       return result;
     },
     deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),
-    finishRun: (input: FinishInput) => finishRun(ctx, input),
+    finishRun: (input: FinishInput) => finishRun(ctx, input, { onProgress: () => heartbeat() }),
     notifyRun: (input: { syncId: string; runNumber: number }) => notifyRun(ctx, pool, input),
   };
 }

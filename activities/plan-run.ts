@@ -12,12 +12,22 @@ import type { Row } from '../connectors/destinations/destination';
 import type { StagedRecord, StateStore } from '../state/state-store';
 import type { PlannedRun, RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './engine-context';
-import { buildModelQuery } from '../connectors/sources/model-query';
+import { buildModelQuery, filteredModelQuery } from '../connectors/sources/model-query';
+import { KEY_COLUMN, ROW_HASH_COLUMN, WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import { recordHash } from './record-hash';
 
 export type PlanResult = PlannedRun;
 
 const CHUNK_SIZE = 1000;
+
+/** Staged deletes carry this row hash so that `finish` removes their key from the warehouse's snapshot. */
+export const DELETED_ROW = '';
+
+/** Separates the warehouse diff's own columns from the model's row. */
+function splitDiffColumns(diffed: Row): { row: Row; key: string | null; rowHash: string | null } {
+  const { [KEY_COLUMN]: key, [ROW_HASH_COLUMN]: rowHash, ...row } = diffed;
+  return { row, key: key == null ? null : String(key), rowHash: rowHash == null ? null : String(rowHash) };
+}
 
 /** The model's rows could not be read to the end (non-retryable, like the SourceError it stands for). */
 export class ModelReadError extends Error {
@@ -139,21 +149,48 @@ export async function planRun(
     invalid = [];
   };
   const source = openSource(sourceConfig, { name: model.source, baseDir: ctx.baseDir });
+  // Warehouse-side diff (warehouse-diff.ts) for incremental and full runs in diff mode. With
+  // `changedOnly`, unchanged rows never leave the warehouse; without it (a full resync, or a
+  // snapshot table still empty while ebb has delivered before) every row is read and compared here.
+  const diff =
+    source.snapshots && kind !== 'replay' && !useCursor
+      ? new WarehouseDiff(source, syncId, {
+          modelSql: filteredModelQuery({ modelSql: model.sql, filter: sync.filter }),
+          primaryKey: model.primaryKey,
+          columns: (
+            await source.describe(model.sql).catch(async (err: unknown) => {
+              await source.close();
+              throw err;
+            })
+          ).map((c) => c.name),
+        })
+      : null;
+  let changedOnly = false;
+  /** Rows read whose mapped record is unchanged: their warehouse hash joins the snapshot table now. */
+  let catchUp: Array<{ key: string; rowHash: string }> = [];
+  const flushCatchUp = async (): Promise<void> => {
+    if (diff && !dryRun && catchUp.length) await diff.save(catchUp);
+    catchUp = [];
+  };
+  /** Mirror mode finds removed keys by an anti-join on the keys this run saw, unless the warehouse does it. */
+  let trackSeen = mirror;
+
   let rowIndex = 0;
   let nullKeys = 0;
   // Rows come ordered by key: a key is final once the next row has another key.
-  let held: { key: string; row: Row; count: number } | null = null;
-  let pending: Array<{ key: string; row: Row }> = [];
+  type HeldRow = { key: string; row: Row; rowHash: string | null };
+  let held: (HeldRow & { count: number }) | null = null;
+  let pending: HeldRow[] = [];
 
   const processPending = async (): Promise<void> => {
     const rows = pending;
     pending = [];
     if (!rows.length) return;
     const keys = rows.map((r) => r.key);
-    if (mirror) await store.markSeen(syncId, runNumber, keys);
+    if (trackSeen) await store.markSeen(syncId, runNumber, keys);
     const onlyKeys = replayOfRun !== null ? await store.failedKeysAmong(syncId, replayOfRun, keys) : null;
     const snapshots = await store.snapshotsFor(syncId, keys);
-    for (const { key, row } of rows) {
+    for (const { key, row, rowHash } of rows) {
       if (onlyKeys && !onlyKeys.has(key)) continue;
       let payload: Record<string, unknown>;
       try {
@@ -169,6 +206,7 @@ export async function planRun(
       if (cursorValue !== null && (cursorTo === null || cursorValue > cursorTo)) cursorTo = cursorValue;
       if (snapshot && snapshot.hash === hash && kind === 'incremental') {
         counts.unchanged++;
+        if (rowHash !== null) catchUp.push({ key, rowHash });
         continue;
       }
       if (!snapshot) counts.added++;
@@ -182,33 +220,76 @@ export async function planRun(
         payload,
         destinationId: snapshot?.destinationId ?? null,
         cursorValue,
+        rowHash,
       });
     }
+    if (catchUp.length >= CHUNK_SIZE) await flushCatchUp();
   };
 
-  const release = async (h: { key: string; row: Row; count: number }): Promise<void> => {
+  const release = async (h: HeldRow & { count: number }): Promise<void> => {
     if (h.count > 1) {
       invalid.push({
         key: h.key,
         errorCode: 'DUPLICATE_PRIMARY_KEY',
         errorMessage: `model '${sync.model}' returned ${h.count} rows with ${model.primaryKey} = '${h.key}'; none of them was sent (make the primary key unique)`,
       });
-      if (mirror) await store.markSeen(syncId, runNumber, [h.key]);
+      if (trackSeen) await store.markSeen(syncId, runNumber, [h.key]);
       return;
     }
-    pending.push({ key: h.key, row: h.row });
+    pending.push({ key: h.key, row: h.row, rowHash: h.rowHash });
     if (pending.length >= CHUNK_SIZE) await processPending();
+  };
+
+  /** Mirror mode with the warehouse diff: the warehouse names the keys that left the model. */
+  const stageWarehouseRemovals = async (warehouse: WarehouseDiff): Promise<void> => {
+    for await (const gone of warehouse.removedKeys(500)) {
+      const snapshots = await store.snapshotsFor(syncId, gone);
+      // A key the warehouse remembers but ebb never saw accepted has nothing to delete.
+      const orphans = gone.filter((key) => !snapshots.has(key));
+      if (orphans.length && !dryRun) await warehouse.remove(orphans);
+      for (const key of gone) {
+        const snapshot = snapshots.get(key);
+        if (!snapshot) continue;
+        counts.removed++;
+        sample({ key, operation: 'remove', payload: {} });
+        await writer.add({
+          key,
+          operation: 'delete',
+          hash: snapshot.hash,
+          payload: {},
+          destinationId: snapshot.destinationId,
+          cursorValue: null,
+          rowHash: DELETED_ROW,
+        });
+      }
+      options.onProgress?.(rowIndex);
+    }
   };
 
   try {
     // A replay with no earlier failed run has nothing to send: the model is not read at all.
     const nothingToReplay = kind === 'replay' && replayOfRun === null;
+    if (diff) {
+      await diff.prepare();
+      changedOnly = kind === 'incremental' && ((await diff.count()) > 0 || !(await store.hasSnapshots(syncId)));
+      trackSeen = mirror && !changedOnly;
+      // Counted before this plan saves any snapshot, so no row is counted twice.
+      if (changedOnly) counts.unchanged += await diff.unchangedCount();
+    }
+    const label = `ebb:${syncId}:${runNumber}`;
     const rows = nothingToReplay
       ? []
-      : source.stream({ sql, chunkSize: CHUNK_SIZE, label: `ebb:${syncId}:${runNumber}` });
+      : diff
+        ? diff.rows({ changedOnly, chunkSize: CHUNK_SIZE, label })
+        : source.stream({ sql, chunkSize: CHUNK_SIZE, label });
     for await (const chunk of rows) {
-      for (const row of chunk) {
+      for (const diffedRow of chunk) {
         rowIndex++;
+        const {
+          row,
+          key: diffKey,
+          rowHash,
+        } = diff ? splitDiffColumns(diffedRow) : { row: diffedRow, key: null, rowHash: null };
         const value = row[model.primaryKey];
         if (value === null || value === undefined || value === '') {
           if (kind !== 'replay') {
@@ -221,19 +302,22 @@ export async function planRun(
           }
           continue;
         }
-        const key = String(value);
+        // With the warehouse diff, the warehouse's text form of the key is the key, so both agree.
+        const key = diffKey ?? String(value);
         if (held && held.key === key) {
           held.count++;
           continue;
         }
         if (held) await release(held);
-        held = { key, row, count: 1 };
+        held = { key, row, rowHash, count: 1 };
       }
       if (invalid.length >= CHUNK_SIZE) await flushInvalid();
       options.onProgress?.(rowIndex);
     }
     if (held) await release(held);
     await processPending();
+    await flushCatchUp();
+    if (mirror && diff && changedOnly) await stageWarehouseRemovals(diff);
   } catch (err) {
     if (!(err instanceof Error) || err.name !== 'SourceError' || dryRun) throw err;
     // A warehouse error while reading rows may quote a value ("could not convert 'Acme' ..."): keep
@@ -246,7 +330,7 @@ export async function planRun(
     await source.close();
   }
 
-  if (mirror) {
+  if (trackSeen) {
     let after: string | null = null;
     for (;;) {
       const gone = await store.unseenSnapshots(syncId, runNumber, after, 500);
@@ -261,6 +345,7 @@ export async function planRun(
           payload: {},
           destinationId: s.destination_id,
           cursorValue: null,
+          rowHash: diff ? DELETED_ROW : null,
         });
       }
       after = gone[gone.length - 1]?.key ?? null;
@@ -278,6 +363,7 @@ export async function planRun(
   return {
     ...counts,
     batches: writer.batches,
+    rowsRead: rowIndex,
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
     window: Math.max(1, destination.limits.maxConcurrency * 2),
     samples,

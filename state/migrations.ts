@@ -101,6 +101,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002-warehouse-row-hash': {
+    // Warehouse-side diff: the row hash the warehouse computed for a staged record, written to the
+    // warehouse's snapshot table once the destination accepted the record.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('staged_records').addColumn('row_hash', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

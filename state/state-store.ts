@@ -22,6 +22,8 @@ export interface StagedRecord {
   payload: Record<string, unknown>;
   destinationId: string | null;
   cursorValue: string | null;
+  /** Warehouse-side diff: the warehouse's hash of the model row, saved there once the record is accepted. */
+  rowHash?: string | null;
 }
 
 export interface RecordResult {
@@ -282,6 +284,7 @@ export class StateStore {
         payload: JSON.stringify(r.payload),
         destination_id: r.destinationId,
         cursor_value: r.cursorValue,
+        row_hash: r.rowHash ?? null,
       }));
       for (let i = 0; i < rows.length; i += 100)
         await trx
@@ -430,6 +433,45 @@ export class StateStore {
       for (const r of rows) out.set(r.key, { hash: r.hash, destinationId: r.destination_id });
     }
     return out;
+  }
+
+  /** Whether any record of the sync was ever accepted. */
+  async hasSnapshots(syncId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('snapshots')
+      .select('key')
+      .where('sync_id', '=', syncId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Warehouse-side diff: the staged records of a run that the destination accepted, with the
+   * warehouse's row hash, in key order from `afterKey` (keyset pages, bounded memory).
+   */
+  async acceptedRowHashes(
+    syncId: string,
+    runNumber: number,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<Array<{ key: string; operation: 'upsert' | 'delete'; rowHash: string }>> {
+    let query = this.db
+      .selectFrom('staged_records as s')
+      .innerJoin('record_results as r', (join) =>
+        join
+          .onRef('r.sync_id', '=', 's.sync_id')
+          .onRef('r.run_number', '=', 's.run_number')
+          .onRef('r.key', '=', 's.key'),
+      )
+      .select(['s.key', 's.operation', 's.row_hash'])
+      .where('s.sync_id', '=', syncId)
+      .where('s.run_number', '=', runNumber)
+      .where('s.row_hash', 'is not', null)
+      .where('r.status', '=', 'succeeded');
+    if (afterKey !== null) query = query.where('s.key', '>', afterKey);
+    const rows = await query.orderBy('s.key').limit(limit).execute();
+    return rows.map((r) => ({ key: r.key, operation: r.operation, rowHash: r.row_hash as string }));
   }
 
   async forgetSnapshots(syncId: string): Promise<void> {

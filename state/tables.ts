@@ -54,6 +54,8 @@ export interface StagedRecordsTable {
   payload: string;
   destination_id: string | null;
   cursor_value: string | null;
+  /** Warehouse-side diff: the warehouse's hash of the model row (null without it). */
+  row_hash: string | null;
 }
 
 export interface SnapshotsTable {

@@ -6,7 +6,15 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startEngine, type EngineHarness } from './harness/engine';
-import { startTestWarehouse, testWarehouseKinds, type TestWarehouse, type WarehouseKind } from './harness/warehouses';
+import {
+  startTestWarehouse,
+  testWarehouseKinds,
+  type TestWarehouse,
+  type TestWarehouseOptions,
+  type WarehouseKind,
+} from './harness/warehouses';
+import { DestinationPool } from '../activities/engine-context';
+import { planRun } from '../activities/plan-run';
 
 const ACCOUNTS = [
   ['acme', 'Acme', 38, 'at-risk', '900.00'],
@@ -49,9 +57,9 @@ describe.each(testWarehouseKinds())('syncing from %s', (kind) => {
   let engine: EngineHarness;
   let warehouse: TestWarehouse;
 
-  const start = async (syncYaml: (id: string) => string, extraModelsYaml = '') => {
+  const start = async (syncYaml: (id: string) => string, extraModelsYaml = '', options: TestWarehouseOptions = {}) => {
     engine = await startEngine({
-      warehouse: (dir) => startTestWarehouse(kind, dir),
+      warehouse: (dir) => startTestWarehouse(kind, dir, options),
       syncsYaml: ({ suffix }) => syncYaml(`sf-${suffix}`),
       extraModelsYaml,
     });
@@ -63,6 +71,57 @@ describe.each(testWarehouseKinds())('syncing from %s', (kind) => {
 
   afterEach(async () => {
     await engine?.stop();
+  });
+
+  /** `ebb plan`'s dry run, in process: counts and rows read, nothing staged or sent. */
+  const dryPlan = async (sync: string) => {
+    const ctx = {
+      config: engine.config,
+      baseDir: engine.dir,
+      store: engine.store,
+      taskQueue: engine.taskQueue,
+      client: null,
+    };
+    const pool = new DestinationPool(ctx);
+    try {
+      return await planRun(
+        ctx,
+        pool,
+        { syncId: sync, runNumber: 0, kind: 'incremental', replayOfRun: null },
+        { dryRun: true },
+      );
+    } finally {
+      await pool.closeAll();
+    }
+  };
+
+  test('with the warehouse-side diff a no-op re-run reads no row out of the warehouse, and only new, changed and removed rows are read', async () => {
+    const sync = await start((id) => sfSync(id, { mode: 'mirror' }), '', { warehouseDiff: true });
+    expect(await engine.run(sync)).toMatchObject({ added: 5, succeeded: 5 });
+    expect(await dryPlan(sync)).toMatchObject({ rowsRead: 0, unchanged: 5, added: 0, changed: 0, removed: 0 });
+    expect(await engine.run(sync)).toMatchObject({ unchanged: 5, succeeded: 0 });
+
+    await warehouse.exec("update account_health set health = 30 where account_id = 'acme'");
+    await warehouse.exec(
+      "insert into account_health values ('wayne', 'Wayne', 70, 'neutral', 10, '2025-01-01 00:00:00')",
+    );
+    await warehouse.exec("delete from account_health where account_id = 'umbrella'");
+    expect(await dryPlan(sync)).toMatchObject({ rowsRead: 2, added: 1, changed: 1, removed: 1, unchanged: 3 });
+    expect(await engine.run(sync)).toMatchObject({ added: 1, changed: 1, removed: 1, succeeded: 3, failed: 0 });
+    const ids = engine.sf.records('Account').map((a) => a.External_Id__c);
+    expect(ids.sort()).toEqual(['acme', 'globex', 'hooli', 'initech', 'wayne']);
+    expect(engine.sf.records('Account').find((a) => a.External_Id__c === 'acme')).toMatchObject({
+      Health_Score__c: 30,
+    });
+    expect(await dryPlan(sync)).toMatchObject({ rowsRead: 0, unchanged: 5 });
+
+    // A record Salesforce rejects keeps its old snapshot in the warehouse, so it is read again next run.
+    await warehouse.exec(`update account_health set name = '${'x'.repeat(100)}' where account_id = 'hooli'`);
+    expect(await engine.run(sync)).toMatchObject({ changed: 1, failed: 1 });
+    expect(await dryPlan(sync)).toMatchObject({ rowsRead: 1, changed: 1, unchanged: 4 });
+    // Put back as it was delivered, the row matches the warehouse's snapshot again and stays there.
+    await warehouse.exec("update account_health set name = 'Hooli' where account_id = 'hooli'");
+    expect(await dryPlan(sync)).toMatchObject({ rowsRead: 0, changed: 0, unchanged: 5 });
   });
 
   test('the first run sends every row, a re-run sends nothing, and only changed rows are sent after that', async () => {

@@ -38,3 +38,15 @@ export const deliveryActivity: ActivityOptions = {
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 };
+
+/** finish saves accepted rows' hashes to the warehouse (warehouse-side diff): up to one write per thousand records. */
+export const finishingActivity: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+};

@@ -101,6 +101,8 @@ export interface PlannedRun {
   unchanged: number;
   invalid: number;
   batches: number;
+  /** Rows read out of the warehouse (with the warehouse-side diff, only new and changed ones). */
+  rowsRead?: number;
   deliveryTaskQueue: string;
   /** Batches in flight at once. */
   window: number;

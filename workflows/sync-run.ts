@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { deliveryActivity, planningActivity, shortActivity } from './activity-options';
+import { deliveryActivity, finishingActivity, planningActivity, shortActivity } from './activity-options';
 import {
   progressQuery,
   runProgressSignal,
@@ -28,7 +28,8 @@ import {
 import { describeFailure } from './describe-failure';
 
 const { planRun } = proxyActivities<Activities>(planningActivity);
-const { finishRun, notifyRun } = proxyActivities<Activities>(shortActivity);
+const { finishRun } = proxyActivities<Activities>(finishingActivity);
+const { notifyRun } = proxyActivities<Activities>(shortActivity);
 
 export async function syncRun(input: RunInput): Promise<RunSummary> {
   const progress: RunProgress = input.resume?.progress ?? {

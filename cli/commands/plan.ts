@@ -30,6 +30,7 @@ export async function planCommand(options: {
     say(
       `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`,
     );
+    say(`  ${plan.rowsRead ?? 0} rows read out of the warehouse`);
     say(
       `  ${toSend} records in ${plan.batches} batches of up to ${destination.limits.batchSize} would be delivered, in about ${apiRequests} API requests`,
     );

@@ -3,22 +3,25 @@
  * primary key so rows sharing a key arrive next to each other (duplicates are found without
  * holding the model in memory). Keys are compared as text, the form they are stored in.
  */
-const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
-export function buildModelQuery(input: {
+export interface ModelQueryInput {
   modelSql: string;
   primaryKey: string;
   filter?: string;
   cursor?: { column: string; after: string | null };
-}): string {
+}
+
+/** The model with the sync's filter and cursor applied, unordered. */
+export function filteredModelQuery(input: Omit<ModelQueryInput, 'primaryKey'>): string {
   const where: string[] = [];
   if (input.filter) where.push(`(${input.filter})`);
   if (input.cursor?.after != null) where.push(`${ident(input.cursor.column)} > ${literal(input.cursor.after)}`);
   const model = input.modelSql.trim().replace(/;+\s*$/, '');
-  return (
-    `select * from (${model}) as ebb_model` +
-    (where.length ? ` where ${where.join(' and ')}` : '') +
-    ` order by cast(${ident(input.primaryKey)} as varchar)`
-  );
+  return `select * from (${model}) as ebb_model` + (where.length ? ` where ${where.join(' and ')}` : '');
+}
+
+export function buildModelQuery(input: ModelQueryInput): string {
+  return `${filteredModelQuery(input)} order by cast(${ident(input.primaryKey)} as varchar)`;
 }

@@ -21,6 +21,7 @@
  *     connection, a warehouse resuming, a statement timeout); the activity is retried.
  */
 import type { z } from 'zod';
+import type { SnapshotTable } from './warehouse-diff';
 
 export type Row = Record<string, unknown>;
 
@@ -49,6 +50,8 @@ export interface Source {
   /** Streams the result in chunks of at most `chunkSize` rows; never holds the whole result in memory. */
   stream(input: StreamInput): AsyncIterable<Row[]>;
   close(): Promise<void>;
+  /** Present when the source's config enables `warehouseDiff`: where ebb keeps row hashes in the warehouse. */
+  readonly snapshots?: SnapshotTable;
 }
 
 export interface SourceContext {

@@ -39,10 +39,24 @@ export function testWarehouseKinds(): WarehouseKind[] {
   return only ? all.filter((kind) => only.includes(kind)) : all;
 }
 
-export async function startTestWarehouse(kind: WarehouseKind, dir: string): Promise<TestWarehouse> {
-  if (kind === 'duckdb') return duckdbWarehouse(dir);
-  if (kind === 'postgres') return postgresWarehouse();
-  return snowflakeWarehouse();
+export interface TestWarehouseOptions {
+  /** Adds `warehouseDiff: true` to the source. */
+  warehouseDiff?: boolean;
+}
+
+export async function startTestWarehouse(
+  kind: WarehouseKind,
+  dir: string,
+  options: TestWarehouseOptions = {},
+): Promise<TestWarehouse> {
+  const warehouse =
+    kind === 'duckdb'
+      ? duckdbWarehouse(dir)
+      : kind === 'postgres'
+        ? await postgresWarehouse()
+        : await snowflakeWarehouse();
+  if (!options.warehouseDiff) return warehouse;
+  return { ...warehouse, sourceYaml: warehouse.sourceYaml.replace(/ }$/, ', warehouseDiff: true }') };
 }
 
 function duckdbWarehouse(dir: string): TestWarehouse {

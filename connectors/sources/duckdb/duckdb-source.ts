@@ -35,6 +35,7 @@ import {
 } from '@duckdb/node-api';
 import { z } from 'zod';
 import { exactDecimal, exactInteger } from '../exact-values';
+import { snapshotTableDdl, type SnapshotTable } from '../warehouse-diff';
 import {
   assertDistinctNames,
   messageOf,
@@ -51,18 +52,39 @@ export const duckdbSourceConfigSchema = z.strictObject({
   type: z.literal('duckdb'),
   /** The DuckDB file, relative to ebb.yaml. */
   path: z.string().min(1, 'must not be empty'),
+  /**
+   * Warehouse-side diff. The warehouse file stays read-only: the snapshots live in a DuckDB file
+   * of their own (default `<path>.ebb-snapshots.duckdb`), attached read-write beside it.
+   */
+  warehouseDiff: z
+    .union([z.literal(true), z.strictObject({ file: z.string().min(1, 'must not be empty').optional() })])
+    .optional(),
 });
 export type DuckDbSourceSettings = z.infer<typeof duckdbSourceConfigSchema>;
 
 export const duckdbSourceConnector: SourceConnector<DuckDbSourceSettings> = {
   type: 'duckdb',
   configSchema: duckdbSourceConfigSchema,
-  create: (config, context) =>
-    createDuckDbSource({ path: path.resolve(context.baseDir, config.path), name: context.name }),
+  create: (config, context) => {
+    const file = path.resolve(context.baseDir, config.path);
+    const diffFile = config.warehouseDiff === true ? undefined : config.warehouseDiff?.file;
+    return createDuckDbSource({
+      path: file,
+      name: context.name,
+      ...(config.warehouseDiff
+        ? { snapshotFile: diffFile ? path.resolve(context.baseDir, diffFile) : `${file}.ebb-snapshots.duckdb` }
+        : {}),
+    });
+  },
 };
+
+/** The attached snapshot database's name inside the DuckDB instance. */
+const SNAPSHOT_DATABASE = 'ebb_snapshots';
 
 export interface DuckDbSourceConfig {
   path: string;
+  /** Warehouse-side diff: the DuckDB file holding ebb's row snapshots. */
+  snapshotFile?: string;
   /** Defaults to true: a sync only reads, and read-only lets other processes read the file at the same time. */
   readOnly?: boolean;
   /** The source's name in ebb.yaml, used to point error messages at the config key. */
@@ -98,12 +120,37 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
   const queryError = (sql: string, error: unknown): SourceError => {
     const where = config.name === undefined ? file : `source ${config.name} (${file})`;
     const message = `DuckDB query failed on ${where}: ${messageOf(error)}\nSQL: ${sqlExcerpt(sql)}`;
-    return isInterruption(error)
+    return isInterruption(error) || isLockConflict(error)
       ? new TransientSourceError(message, { cause: error })
       : new SourceError(message, { cause: error });
   };
 
+  const run = async (sql: string): Promise<void> => {
+    const connection = await (await instance()).connect();
+    try {
+      await connection.run(sql).catch((error: unknown) => {
+        throw queryError(sql, error);
+      });
+    } finally {
+      connection.disconnectSync();
+    }
+  };
+  const snapshotFile = config.snapshotFile;
+  const snapshots: SnapshotTable | undefined =
+    snapshotFile === undefined
+      ? undefined
+      : {
+          table: `${SNAPSHOT_DATABASE}.row_snapshots`,
+          async prepare() {
+            await run(`attach if not exists ${sqlString(snapshotFile)} as ${SNAPSHOT_DATABASE} (READ_WRITE)`);
+            await run(snapshotTableDdl(`${SNAPSHOT_DATABASE}.row_snapshots`));
+          },
+          execute: run,
+        };
+
   return {
+    ...(snapshots ? { snapshots } : {}),
+
     async connect() {
       await instance();
     },
@@ -211,7 +258,7 @@ async function acquireInstance(file: string, readOnly: boolean, configKey: strin
     const message = `Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`;
     // Another process holding the file read-write (DuckDB's message names its PID) lets go when its
     // write ends, so a lock is worth a retry; a corrupt or foreign file is not.
-    if (/lock/i.test(messageOf(error))) {
+    if (isLockConflict(error)) {
       throw new TransientSourceError(`${message}; retrying, as another process is writing the file`, { cause: error });
     }
     throw new SourceError(message, { cause: error });
@@ -244,6 +291,13 @@ async function abandon(connection: DuckDBConnection, result: DuckDBResult): Prom
   } catch {
     // An interrupted stream may end with an error instead of an empty chunk; either way it is finished.
   }
+}
+
+const sqlString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+/** Another process holds the file (or the attached snapshot file) read-write. */
+function isLockConflict(error: unknown): boolean {
+  return /could not set lock|conflicting lock/i.test(messageOf(error));
 }
 
 /** An interrupted query (another caller's interrupt, a closing database) may succeed when run again. */
