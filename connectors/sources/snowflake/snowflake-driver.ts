@@ -8,7 +8,7 @@
  *   await session.close();
  */
 import type { Readable } from 'node:stream';
-import snowflake from 'snowflake-sdk';
+import type * as SnowflakeSdk from 'snowflake-sdk';
 
 export interface DriverColumn {
   getName(): string;
@@ -47,17 +47,24 @@ export interface SnowflakeSession {
   close(): Promise<void>;
 }
 
-let configured = false;
+let driver: typeof SnowflakeSdk | undefined;
 
-/** The driver logs to stdout and files by default; ebb reports its errors itself. */
-function configureDriver(): void {
-  if (configured) return;
-  snowflake.configure({ logLevel: 'OFF' });
-  configured = true;
+/**
+ * Loaded on first use: the driver pulls in the AWS SDK (slow to load, and it warns about Node
+ * versions), which every other command and source can do without. It logs to stdout and files by
+ * default; ebb reports its errors itself.
+ */
+function loadDriver(): typeof SnowflakeSdk {
+  if (driver === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    driver = require('snowflake-sdk') as typeof SnowflakeSdk;
+    driver.configure({ logLevel: 'OFF' });
+  }
+  return driver;
 }
 
 export async function openSnowflakeSession(options: DriverConnectionOptions): Promise<SnowflakeSession> {
-  configureDriver();
+  const snowflake = loadDriver();
   const connection = snowflake.createConnection({
     ...options,
     application: 'ebb',
@@ -69,7 +76,7 @@ export async function openSnowflakeSession(options: DriverConnectionOptions): Pr
     // A failed login is reported at once; Temporal owns retries (with backoff and visibility).
     sfRetryMaxLoginRetries: 0,
     clientSessionKeepAlive: false,
-  } as snowflake.ConnectionOptions);
+  } as SnowflakeSdk.ConnectionOptions);
   await new Promise<void>((resolve, reject) =>
     connection.connect((error) => (error ? reject(error as DriverError) : resolve())),
   );
