@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startEngine, type EngineHarness } from './harness/engine';
 import {
+  selectSql,
   startTestWarehouse,
   testWarehouseKinds,
   type TestWarehouse,
@@ -189,7 +190,7 @@ describe.each(testWarehouseKinds())('syncing from %s', (kind) => {
   exact_values:
     source: warehouse
     primaryKey: id
-    sql: select id, name, amount, big, big as big_number from exact_values`,
+    sql: ${selectSql(kind, ['id', 'name', 'amount', 'big', ['big', 'big_number']], 'exact_values')}`,
     );
     await warehouse.exec(
       `create table exact_values (id ${types.id}, name varchar(80), amount ${types.amount}, big ${types.big})`,

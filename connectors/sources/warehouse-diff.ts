@@ -14,6 +14,7 @@
  * every column the model selects (length-prefixed, so no two different rows hash alike by
  * concatenation), which is why a model should select only what its syncs use.
  */
+import { z } from 'zod';
 import type { Row, Source } from './source';
 import { ident, literal } from './model-query';
 
@@ -29,11 +30,42 @@ export interface SnapshotTable {
 
 export const KEY_COLUMN = 'ebb_key';
 export const ROW_HASH_COLUMN = 'ebb_row_hash';
+const COUNT_COLUMN = 'ebb_count';
+// Quoted, so that warehouses that fold unquoted names to upper case (Snowflake) keep them as written.
+const KEY = ident(KEY_COLUMN);
+const ROW_HASH = ident(ROW_HASH_COLUMN);
+const COUNT = ident(COUNT_COLUMN);
+
 /** Columns the diff adds to each model row; the plan removes them before mapping. */
 export const DIFF_COLUMNS = [KEY_COLUMN, ROW_HASH_COLUMN] as const;
 
 export function snapshotTableDdl(table: string): string {
-  return `create table if not exists ${table} (sync_id varchar not null, key varchar not null, row_hash varchar not null)`;
+  return (
+    `create table if not exists ${table} ` +
+    `(sync_id varchar not null, key varchar not null, row_hash varchar not null, primary key (sync_id, key))`
+  );
+}
+
+/**
+ * `warehouseDiff` of a source whose snapshots live in a schema of the warehouse (PostgreSQL,
+ * Snowflake): `true` for the schema `ebb`, or `{ schema: name }`. ebb needs to create that schema
+ * (or own it) and write to it; the models themselves are only read.
+ */
+export const warehouseDiffSchemaOption = z
+  .union([
+    z.literal(true),
+    z.strictObject({
+      schema: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'a schema name: letters, digits and _, starting with a letter or _')
+        .optional(),
+    }),
+  ])
+  .optional();
+
+export function snapshotSchemaName(option: z.infer<typeof warehouseDiffSchemaOption>): string | undefined {
+  if (option === undefined) return undefined;
+  return option === true ? 'ebb' : (option.schema ?? 'ebb');
 }
 
 export interface DiffedModel {
@@ -80,14 +112,14 @@ export class WarehouseDiff {
     });
     const hash = `md5(${parts.length ? parts.join(` || '|' || `) : "''"})`;
     return (
-      `select ebb_hashed.*, cast(${ident(this.input.primaryKey)} as varchar) as ${KEY_COLUMN}, ${hash} as ${ROW_HASH_COLUMN} ` +
+      `select ebb_hashed.*, cast(${ident(this.input.primaryKey)} as varchar) as ${KEY}, ${hash} as ${ROW_HASH} ` +
       `from (${this.input.modelSql}) as ebb_hashed`
     );
   }
 
   /** How many rows of this sync the snapshot table holds. */
   async count(): Promise<number> {
-    return this.scalar(`select count(*) as n from ${this.snapshots.table} where sync_id = ${this.sync}`);
+    return this.scalar(`select count(*) as ${COUNT} from ${this.snapshots.table} where sync_id = ${this.sync}`);
   }
 
   /** Model rows in key order; with `changedOnly`, only those whose hash differs from the snapshot (or that it lacks). */
@@ -95,24 +127,24 @@ export class WarehouseDiff {
     const model = this.hashedModel();
     const sql = options.changedOnly
       ? `select m.* from (${model}) as m left join ${this.snapshots.table} as s ` +
-        `on s.sync_id = ${this.sync} and s.key = m.${KEY_COLUMN} ` +
-        `where s.row_hash is null or s.row_hash <> m.${ROW_HASH_COLUMN} order by m.${KEY_COLUMN}`
-      : `${model} order by ${KEY_COLUMN}`;
+        `on s.sync_id = ${this.sync} and s.key = m.${KEY} ` +
+        `where s.row_hash is null or s.row_hash <> m.${ROW_HASH} order by m.${KEY}`
+      : `${model} order by ${KEY}`;
     return this.source.stream({ sql, chunkSize: options.chunkSize, label: options.label });
   }
 
   /** Rows whose hash equals the snapshot's: unchanged, and never read out of the warehouse. */
   async unchangedCount(): Promise<number> {
     return this.scalar(
-      `select count(*) as n from (${this.hashedModel()}) as m join ${this.snapshots.table} as s ` +
-        `on s.sync_id = ${this.sync} and s.key = m.${KEY_COLUMN} and s.row_hash = m.${ROW_HASH_COLUMN}`,
+      `select count(*) as ${COUNT} from (${this.hashedModel()}) as m join ${this.snapshots.table} as s ` +
+        `on s.sync_id = ${this.sync} and s.key = m.${KEY} and s.row_hash = m.${ROW_HASH}`,
     );
   }
 
   /** Keys in the snapshot that the model no longer returns, in key order. */
   async *removedKeys(chunkSize: number): AsyncIterable<string[]> {
     const sql =
-      `select s.key as ebb_key from ${this.snapshots.table} as s where s.sync_id = ${this.sync} and not exists ` +
+      `select s.key as ${KEY} from ${this.snapshots.table} as s where s.sync_id = ${this.sync} and not exists ` +
       `(select 1 from (${this.input.modelSql}) as m where cast(m.${ident(this.input.primaryKey)} as varchar) = s.key) ` +
       `order by s.key`;
     for await (const rows of this.source.stream({ sql, chunkSize })) yield rows.map((r) => String(r[KEY_COLUMN]));
@@ -144,7 +176,7 @@ export class WarehouseDiff {
   }
 
   private async scalar(sql: string): Promise<number> {
-    for await (const rows of this.source.stream({ sql, chunkSize: 1 })) return Number(rows[0]?.n ?? 0);
+    for await (const rows of this.source.stream({ sql, chunkSize: 1 })) return Number(rows[0]?.[COUNT_COLUMN] ?? 0);
     return 0;
   }
 }

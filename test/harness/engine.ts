@@ -24,7 +24,7 @@ import { openStateStore, type StateStore } from '../../state/state-store';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers';
 import type { RequestRunInput, RunSummary, SyncStatus } from '../../workflows/definitions';
 import { quietWorkerLogs, temporalAddress } from './temporal';
-import type { TestWarehouse } from './warehouses';
+import { selectSql, type TestWarehouse } from './warehouses';
 
 export interface EngineHarnessOptions {
   /** Generated accounts besides the four seed accounts. */
@@ -112,7 +112,7 @@ models:
   account_health:
     source: warehouse
     primaryKey: account_id
-    sql: select account_id, name, health, segment, mrr, updated_at from account_health
+    sql: ${testWarehouse ? selectSql(testWarehouse.kind, ['account_id', 'name', 'health', 'segment', 'mrr', 'updated_at'], 'account_health') : 'select account_id, name, health, segment, mrr, updated_at from account_health'}
     cursor: updated_at
 ${options.extraModelsYaml ?? ''}
 syncs:

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
+import { startSnowflakeSandbox } from '../../sandbox/snowflake/snowflake-sandbox';
 import { execDuckDb } from '../../sandbox/warehouse/demo-warehouse';
 
 export type WarehouseKind = 'duckdb' | 'postgres' | 'snowflake';
@@ -22,6 +23,7 @@ export interface TestWarehouse {
   readonly env: Record<string, string>;
   /** Runs SQL in the warehouse (setup and changes between runs). */
   exec(sql: string): Promise<void>;
+
   close(): Promise<void>;
 }
 
@@ -57,6 +59,16 @@ export async function startTestWarehouse(
         : await snowflakeWarehouse();
   if (!options.warehouseDiff) return warehouse;
   return { ...warehouse, sourceYaml: warehouse.sourceYaml.replace(/ }$/, ', warehouseDiff: true }') };
+}
+
+/**
+ * A select of `columns` (names, or [expression, alias]) from `table` whose result columns keep
+ * these lower-case names: Snowflake folds unquoted names to upper case, so its aliases are quoted.
+ */
+export function selectSql(kind: WarehouseKind, columns: Array<string | [string, string]>, table: string): string {
+  const quote = (name: string) => (kind === 'snowflake' ? `"${name}"` : name);
+  const list = columns.map((c) => (typeof c === 'string' ? `${c} as ${quote(c)}` : `${c[0]} as ${quote(c[1])}`));
+  return `select ${list.join(', ')} from ${table}`;
 }
 
 function duckdbWarehouse(dir: string): TestWarehouse {
@@ -105,5 +117,15 @@ async function postgresWarehouse(): Promise<TestWarehouse> {
 }
 
 async function snowflakeWarehouse(): Promise<TestWarehouse> {
-  throw new Error('the Snowflake sandbox is not wired into the test warehouses yet');
+  const password = `pw-${randomUUID()}`;
+  const sandbox = await startSnowflakeSandbox({ users: [{ username: 'EBB', password }] });
+  return {
+    kind: 'snowflake',
+    sourceYaml:
+      `{ type: snowflake, account: ${sandbox.account}, username: EBB, password: "\${EBB_TEST_WAREHOUSE_PASSWORD}", ` +
+      `warehouse: COMPUTE_WH, database: ANALYTICS, schema: GOLD, accessUrl: '${sandbox.url}' }`,
+    env: { EBB_TEST_WAREHOUSE_PASSWORD: password },
+    exec: (sql) => sandbox.sql(sql),
+    close: () => sandbox.close(),
+  };
 }

@@ -24,6 +24,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Pool, type CustomTypesConfig, type FieldDef, type PoolClient } from 'pg';
 import Cursor from 'pg-cursor';
 import { z } from 'zod';
+import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import {
   assertDistinctNames,
   messageOf,
@@ -65,6 +66,8 @@ export const postgresSourceConfigSchema = z
     statementTimeoutSeconds: z.number().positive().default(3600),
     /** application_name outside a run (connect, describe); a stream shows its run's label instead. */
     applicationName: z.string().min(1, 'must not be empty').default('ebb'),
+    /** Warehouse-side diff, with ebb's snapshot table in this schema (default `ebb`). */
+    warehouseDiff: warehouseDiffSchemaOption,
   })
   .superRefine((config, ctx) => {
     const separateKeys = (['host', 'port', 'database', 'user', 'password'] as const).filter(
@@ -270,7 +273,41 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
     }
   };
 
+  /** Writes to ebb's own snapshot schema, outside the read-only transactions of the model reads. */
+  const execute = async (sql: string): Promise<void> => {
+    const client = await checkout();
+    let failure: unknown;
+    try {
+      await client.query(sql).catch((error: unknown) => {
+        throw postgresError(error, { where, sql });
+      });
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      if (failure !== undefined && isConnectionLost(failure instanceof Error ? failure.cause : failure)) {
+        client.release(true);
+      } else {
+        client.release();
+      }
+    }
+  };
+  const snapshotSchema = snapshotSchemaName(settings.warehouseDiff);
+  const snapshots: SnapshotTable | undefined =
+    snapshotSchema === undefined
+      ? undefined
+      : {
+          table: `"${snapshotSchema}"."row_snapshots"`,
+          async prepare() {
+            await execute(`create schema if not exists "${snapshotSchema}"`);
+            await execute(snapshotTableDdl(`"${snapshotSchema}"."row_snapshots"`));
+          },
+          execute,
+        };
+
   return {
+    ...(snapshots ? { snapshots } : {}),
+
     async connect() {
       const client = await checkout();
       client.release();

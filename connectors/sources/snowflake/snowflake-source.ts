@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import { assertDistinctNames, messageOf, SourceError, TransientSourceError } from '../source';
 import type { ColumnInfo, Row, Source, SourceConnector, SourceContext } from '../source';
 import { openSnowflakeSession, type DriverConnectionOptions, type SnowflakeSession } from './snowflake-driver';
@@ -47,6 +48,8 @@ export const snowflakeSourceConfigSchema = z
     statementTimeoutSeconds: z.number().int().positive().default(3600),
     /** Where the account is reached, e.g. a PrivateLink URL or a local sandbox; default from `account`. */
     accessUrl: z.url().optional(),
+    /** Warehouse-side diff, with ebb's snapshot table in this schema of `database` (default `ebb`). */
+    warehouseDiff: warehouseDiffSchemaOption,
   })
   .superRefine((config, context) => {
     const methods = (['password', 'privateKey', 'privateKeyPath'] as const).filter((key) => config[key] !== undefined);
@@ -116,7 +119,25 @@ export function createSnowflakeSource(config: SnowflakeSourceSettings, context: 
     }
   };
 
+  const snapshotSchema = snapshotSchemaName(config.warehouseDiff);
+  const execute = async (sql: string): Promise<void> => {
+    await run(await session(), sql, false);
+  };
+  const snapshots: SnapshotTable | undefined =
+    snapshotSchema === undefined
+      ? undefined
+      : {
+          table: `${snapshotSchema}.row_snapshots`,
+          async prepare() {
+            await execute(`create schema if not exists ${snapshotSchema}`);
+            await execute(snapshotTableDdl(`${snapshotSchema}.row_snapshots`));
+          },
+          execute,
+        };
+
   return {
+    ...(snapshots ? { snapshots } : {}),
+
     async connect() {
       await session();
     },
