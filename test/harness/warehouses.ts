@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
-import { startSnowflakeSandbox } from '../../sandbox/snowflake/snowflake-sandbox';
+import { startSnowflakeSandbox, type SnowflakeSandbox } from '../../sandbox/snowflake/snowflake-sandbox';
 import { execDuckDb } from '../../sandbox/warehouse/demo-warehouse';
 
 export type WarehouseKind = 'duckdb' | 'postgres' | 'snowflake';
@@ -21,6 +21,8 @@ export interface TestWarehouse {
   /** `sources.warehouse` of ebb.yaml, as a YAML flow map (secrets as ${VAR}, set in `env`). */
   readonly sourceYaml: string;
   readonly env: Record<string, string>;
+  /** The Snowflake sandbox behind a `snowflake` warehouse (its stats), else undefined. */
+  readonly sandbox?: SnowflakeSandbox;
   /** Runs SQL in the warehouse (setup and changes between runs). */
   exec(sql: string): Promise<void>;
 
@@ -44,6 +46,8 @@ export function testWarehouseKinds(): WarehouseKind[] {
 export interface TestWarehouseOptions {
   /** Adds `warehouseDiff: true` to the source. */
   warehouseDiff?: boolean;
+  /** Rows per result chunk of the Snowflake sandbox. */
+  snowflakeRowsPerChunk?: number;
 }
 
 export async function startTestWarehouse(
@@ -56,7 +60,7 @@ export async function startTestWarehouse(
       ? duckdbWarehouse(dir)
       : kind === 'postgres'
         ? await postgresWarehouse()
-        : await snowflakeWarehouse();
+        : await snowflakeWarehouse(options.snowflakeRowsPerChunk);
   if (!options.warehouseDiff) return warehouse;
   return { ...warehouse, sourceYaml: warehouse.sourceYaml.replace(/ }$/, ', warehouseDiff: true }') };
 }
@@ -116,15 +120,19 @@ async function postgresWarehouse(): Promise<TestWarehouse> {
   };
 }
 
-async function snowflakeWarehouse(): Promise<TestWarehouse> {
+async function snowflakeWarehouse(rowsPerChunk?: number): Promise<TestWarehouse> {
   const password = `pw-${randomUUID()}`;
-  const sandbox = await startSnowflakeSandbox({ users: [{ username: 'EBB', password }] });
+  const sandbox = await startSnowflakeSandbox({
+    users: [{ username: 'EBB', password }],
+    ...(rowsPerChunk ? { rowsPerChunk } : {}),
+  });
   return {
     kind: 'snowflake',
     sourceYaml:
       `{ type: snowflake, account: ${sandbox.account}, username: EBB, password: "\${EBB_TEST_WAREHOUSE_PASSWORD}", ` +
       `warehouse: COMPUTE_WH, database: ANALYTICS, schema: GOLD, accessUrl: '${sandbox.url}' }`,
     env: { EBB_TEST_WAREHOUSE_PASSWORD: password },
+    sandbox,
     exec: (sql) => sandbox.sql(sql),
     close: () => sandbox.close(),
   };
