@@ -71,7 +71,13 @@ export const sourceSchema = z.looseObject({ type: nonEmpty }).transform((value, 
   }
   const parsed = connector.configSchema.safeParse(value);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    const shape = (connector.configSchema as { shape?: Record<string, unknown> }).shape;
+    const knownKeys = shape ? Object.keys(shape) : undefined;
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue(
+        issue.code === 'unrecognized_keys' && knownKeys ? { ...issue, params: { knownKeys } } : { ...issue },
+      );
+    }
     return z.NEVER;
   }
   return parsed.data as SourceConfig;

@@ -45,12 +45,16 @@ export function problemsFromZodIssues(
     const value = valueAt(data, relative);
     const hint = hintOf(issue);
     switch (issue.code) {
-      case 'unrecognized_keys':
+      case 'unrecognized_keys': {
+        // Set by schemas that know their keys (e.g. a source's settings): a did-you-mean per key.
+        const params = 'params' in issue ? (issue.params as { knownKeys?: unknown } | undefined) : undefined;
+        const known = Array.isArray(params?.knownKeys) ? params.knownKeys.map(String) : undefined;
         return issue.keys.map((key) => ({
           path: [...path, key],
           message: `unknown key '${key}'`,
-          hint: hint ?? 'remove it or check its spelling',
+          hint: known ? knownNamesHint('keys', key, known) : (hint ?? 'remove it or check its spelling'),
         }));
+      }
       case 'invalid_key': {
         const reason = issue.issues[0]?.message ?? issue.message;
         return [{ path, message: `'${String(last)}' is not a valid name: ${reason}` }];

@@ -287,3 +287,20 @@ describe('using a loaded config', () => {
     expect(scheduleIntervalMs({ cron: '0 9 * * *' }, new Date('2026-01-01T12:00:00Z'))).toBe(86_400_000);
   });
 });
+
+test('each source type checks its own settings: an unknown key names the closest one, a missing one is required', () => {
+  const source = `
+sources:
+  pg: { type: postgres, url: "postgres://reader@db.internal/analytics", sslmod: require }
+  snow: { type: snowflake, account: acme, username: EBB, pasword: x, warehouse: WH, database: DB, schema: GOLD }
+  lake: { type: duckdb }
+`;
+  const { problems } = parseConfig(source, { env: {} });
+  expect(problems.map((p) => [p.path, p.message, p.hint])).toEqual(
+    expect.arrayContaining([
+      ['sources.pg.sslmod', "unknown key 'sslmod'", expect.stringContaining("did you mean 'sslmode'?")],
+      ['sources.snow.pasword', "unknown key 'pasword'", expect.stringContaining("did you mean 'password'?")],
+      ['sources.lake.path', "missing required key 'path'", undefined],
+    ]),
+  );
+});
