@@ -205,7 +205,7 @@ test('a missing file is a SourceError naming the path', async () => {
 
 test('an unknown source type is refused by name, listing the known types', () => {
   expect(() => openSource({ type: 'oracle' }, { name: 'erp', baseDir: dir })).toThrow(
-    new SourceError("sources.erp: unknown source type 'oracle'; known types: duckdb"),
+    new SourceError("sources.erp: unknown source type 'oracle'; known types: duckdb, snowflake, postgres"),
   );
 });
 

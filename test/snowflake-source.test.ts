@@ -168,27 +168,23 @@ test('describes columns with Snowflake types without reading rows', async () => 
   }
 });
 
-test('a 60,000-row result arrives across several downloaded chunks with bounded memory', async () => {
+// Memory: the sandbox holds its results in this same heap, so bounded memory is measured on a worker
+// process of its own, in snowflake-sync.test.ts.
+test('a 60,000-row result arrives in chunks of at most chunkSize rows, across several downloaded result chunks', async () => {
   const source = open();
   try {
     const before = sandbox.stats();
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
-    let peak = heapBefore;
     let count = 0;
     let last: Row | undefined;
     for await (const chunk of source.stream({ sql: 'select id, label from events order by id', chunkSize: 5000 })) {
       expect(chunk.length).toBeLessThanOrEqual(5000);
       count += chunk.length;
       last = chunk.at(-1);
-      peak = Math.max(peak, process.memoryUsage().heapUsed);
     }
     expect(count).toBe(60_000);
     expect(last).toEqual({ ID: 59_999, LABEL: 'event 59999' });
     expect(sandbox.stats().chunkDownloads - before.chunkDownloads).toBeGreaterThan(1);
     expect(sandbox.stats().bytesServed).toBeGreaterThan(before.bytesServed);
-    // The whole result as row objects would take well over 20 MB; a few chunks stay far below.
-    expect(peak - heapBefore).toBeLessThan(60 * 1024 * 1024);
   } finally {
     await source.close();
   }
