@@ -44,9 +44,10 @@ async function saveWarehouseSnapshots(
   runNumber: number,
   onProgress: (() => void) | undefined,
 ): Promise<void> {
-  const { model, source: sourceConfig } = resolveSync(ctx.config, syncId);
+  // Only runs planned with the warehouse diff stage row hashes; others never look at the config here.
   let page = await ctx.store.acceptedRowHashes(syncId, runNumber, null, PAGE);
   if (!page.length) return;
+  const { model, source: sourceConfig } = resolveSync(ctx.config, syncId);
   const source = openSource(sourceConfig, { name: model.source, baseDir: ctx.baseDir });
   try {
     if (!source.snapshots) return;
