@@ -57,7 +57,7 @@ async function saveWarehouseSnapshots(
       await diff.save(page.filter((r) => r.operation === 'upsert'));
       await diff.remove(page.filter((r) => r.operation === 'delete').map((r) => r.key));
       onProgress?.();
-      page = await ctx.store.acceptedRowHashes(syncId, runNumber, page[page.length - 1]?.key ?? null, PAGE);
+      page = await ctx.store.acceptedRowHashes(syncId, runNumber, page[page.length - 1]?.position ?? null, PAGE);
     }
   } finally {
     await source.close();

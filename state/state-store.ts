@@ -26,6 +26,12 @@ export interface StagedRecord {
   rowHash?: string | null;
 }
 
+/** Where a staged record sits: its batch and its place in the batch. */
+export interface StagedPosition {
+  batch: number;
+  position: number;
+}
+
 export interface RecordResult {
   key: string;
   operation: 'upsert' | 'delete';
@@ -448,14 +454,15 @@ export class StateStore {
 
   /**
    * Warehouse-side diff: the staged records of a run that the destination accepted, with the
-   * warehouse's row hash, in key order from `afterKey` (keyset pages, bounded memory).
+   * warehouse's row hash, in staging order after `after` (keyset pages on the primary key's order,
+   * so each page is an index range however large the run).
    */
   async acceptedRowHashes(
     syncId: string,
     runNumber: number,
-    afterKey: string | null,
+    after: StagedPosition | null,
     limit: number,
-  ): Promise<Array<{ key: string; operation: 'upsert' | 'delete'; rowHash: string }>> {
+  ): Promise<Array<{ key: string; operation: 'upsert' | 'delete'; rowHash: string; position: StagedPosition }>> {
     let query = this.db
       .selectFrom('staged_records as s')
       .innerJoin('record_results as r', (join) =>
@@ -464,14 +471,26 @@ export class StateStore {
           .onRef('r.run_number', '=', 's.run_number')
           .onRef('r.key', '=', 's.key'),
       )
-      .select(['s.key', 's.operation', 's.row_hash'])
+      .select(['s.key', 's.operation', 's.row_hash', 's.batch_number', 's.position'])
       .where('s.sync_id', '=', syncId)
       .where('s.run_number', '=', runNumber)
       .where('s.row_hash', 'is not', null)
       .where('r.status', '=', 'succeeded');
-    if (afterKey !== null) query = query.where('s.key', '>', afterKey);
-    const rows = await query.orderBy('s.key').limit(limit).execute();
-    return rows.map((r) => ({ key: r.key, operation: r.operation, rowHash: r.row_hash as string }));
+    if (after !== null) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('s.batch_number', '>', after.batch),
+          eb.and([eb('s.batch_number', '=', after.batch), eb('s.position', '>', after.position)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('s.batch_number').orderBy('s.position').limit(limit).execute();
+    return rows.map((r) => ({
+      key: r.key,
+      operation: r.operation,
+      rowHash: r.row_hash as string,
+      position: { batch: r.batch_number, position: r.position },
+    }));
   }
 
   async forgetSnapshots(syncId: string): Promise<void> {
