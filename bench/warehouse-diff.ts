@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   const [plain, diff] = results as [Measured, Measured];
   const row = (m: Measured) =>
     `${m.variant.padEnd(16)} ${(m.ms / 1000).toFixed(1).padStart(8)} s ${m.rowsRead.toLocaleString('en-US').padStart(10)} ` +
-    `${(m.bytesFromWarehouse / MB).toFixed(2).padStart(12)} MB ${m.peakRssMb.toFixed(0).padStart(8)} MB`;
+    `${(m.bytesFromWarehouse / 1024).toFixed(1).padStart(12)} KB ${m.peakRssMb.toFixed(0).padStart(8)} MB`;
   process.stdout.write(
     `\nno-op re-run of a ${rows.toLocaleString('en-US')}-row PostgreSQL model (plan only: nothing is sent)\n` +
       `${'variant'.padEnd(16)} ${'wall'.padStart(10)} ${'rows read'.padStart(10)} ${'from warehouse'.padStart(15)} ${'peak RSS'.padStart(11)}\n` +
