@@ -18,8 +18,13 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
     describeSync: (input: { syncId: string }) => describeSync(ctx, pool, input),
     triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
     // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.
+    // A real run's deletion guard throws instead of reporting.
     planRun: async (input: RunInput) => {
-      const { samples: _samples, ...result } = await planRun(ctx, pool, input, {
+      const {
+        samples: _samples,
+        deletionGuard: _guard,
+        ...result
+      } = await planRun(ctx, pool, input, {
         onProgress: (rows) => heartbeat({ rows }),
       });
       return result;

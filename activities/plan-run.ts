@@ -15,6 +15,7 @@ import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './e
 import { buildModelQuery, filteredModelQuery } from '../connectors/sources/model-query';
 import { KEY_COLUMN, ROW_HASH_COLUMN, WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import { recordHash } from './record-hash';
+import { DeletionGuardError, checkDeletionGuard, type DeletionGuardVerdict } from './deletion-guard';
 
 export type PlanResult = PlannedRun;
 
@@ -87,7 +88,7 @@ export async function planRun(
   pool: DestinationPool,
   input: RunInput,
   options: PlanOptions = {},
-): Promise<PlanResult & { samples: PlanSample[] }> {
+): Promise<PlanResult & { samples: PlanSample[]; deletionGuard: DeletionGuardVerdict | null }> {
   const dryRun = options.dryRun ?? false;
   const samples: PlanSample[] = [];
   const sample = (s: PlanSample) => {
@@ -174,6 +175,24 @@ export async function planRun(
   };
   /** Mirror mode finds removed keys by an anti-join on the keys this run saw, unless the warehouse does it. */
   let trackSeen = mirror;
+
+  /** Set by a dry run whose deletes the guard would stop; a real run throws instead. */
+  let deletionGuard: DeletionGuardVerdict | null = null;
+  /** Called with a mirror run's deletes once they are known and before any is delivered (DESIGN.md invariant 8). */
+  const guardDeletes = async (deletes: number): Promise<void> => {
+    if (deletes === 0 || input.allowDeletes) return;
+    const delivered = await store.countSnapshots(syncId);
+    const verdict = checkDeletionGuard(syncId, { setting: sync.maxDeletes, deletes, delivered });
+    if (!verdict) return;
+    if (dryRun) {
+      deletionGuard = verdict;
+      return;
+    }
+    // Whatever this plan staged goes too (upserts, invalid rows): a run that would wrongly delete
+    // comes from a model that is wrong, so nothing of it is sent.
+    await store.clearPlan(syncId, runNumber);
+    throw new DeletionGuardError(verdict);
+  };
 
   let rowIndex = 0;
   let nullKeys = 0;
@@ -275,6 +294,12 @@ export async function planRun(
       trackSeen = mirror && !changedOnly;
       // Counted before this plan saves any snapshot, so no row is counted twice.
       if (changedOnly) counts.unchanged += await diff.unchangedCount();
+      // The warehouse names the removed keys without the model's rows: staged first, so that the
+      // guard stops a run before the model is read (deletes and upserts touch different keys).
+      if (mirror && changedOnly) {
+        await stageWarehouseRemovals(diff);
+        await guardDeletes(counts.removed);
+      }
     }
     const label = `ebb:${syncId}:${runNumber}`;
     const rows = nothingToReplay
@@ -317,7 +342,6 @@ export async function planRun(
     if (held) await release(held);
     await processPending();
     await flushCatchUp();
-    if (mirror && diff && changedOnly) await stageWarehouseRemovals(diff);
   } catch (err) {
     if (!(err instanceof Error) || err.name !== 'SourceError' || dryRun) throw err;
     // A warehouse error while reading rows may quote a value ("could not convert 'Acme' ..."): keep
@@ -331,6 +355,8 @@ export async function planRun(
   }
 
   if (trackSeen) {
+    // Counted before any is staged; upserts already staged are cleared if the guard stops the run.
+    await guardDeletes(await store.countUnseenSnapshots(syncId, runNumber));
     let after: string | null = null;
     for (;;) {
       const gone = await store.unseenSnapshots(syncId, runNumber, after, 500);
@@ -367,5 +393,6 @@ export async function planRun(
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
     window: Math.max(1, destination.limits.maxConcurrency * 2),
     samples,
+    deletionGuard,
   };
 }

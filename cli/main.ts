@@ -64,19 +64,31 @@ export function buildProgram(): Command {
     .description('request a run of a sync (incremental unless --full)')
     .option('--full', 'full resync: send every row again')
     .option('--wait', 'wait for the run, with a progress bar, and print its results')
+    .option('--allow-deletes', 'mirror mode: confirm that this run may delete more records than maxDeletes allows')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  ebb run accounts-to-sf --wait')
-    .action(async (sync: string, o: { full?: boolean; wait?: boolean; json?: boolean }) =>
-      runCommand({ config: config(), sync, kind: o.full ? 'full' : 'incremental', wait: o.wait, json: o.json }),
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ebb run accounts-to-sf --wait\n  ebb run accounts-to-sf --allow-deletes --wait',
+    )
+    .action(async (sync: string, o: { full?: boolean; wait?: boolean; allowDeletes?: boolean; json?: boolean }) =>
+      runCommand({
+        config: config(),
+        sync,
+        kind: o.full ? 'full' : 'incremental',
+        wait: o.wait,
+        allowDeletes: o.allowDeletes,
+        json: o.json,
+      }),
     );
 
   program
     .command('resync <sync>')
     .description('full resync: forget what was sent and send every row again')
     .option('--wait', 'wait for the run and print its results')
+    .option('--allow-deletes', 'mirror mode: confirm that this run may delete more records than maxDeletes allows')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string, o: { wait?: boolean; json?: boolean }) =>
-      runCommand({ config: config(), sync, kind: 'full', wait: o.wait, json: o.json }),
+    .action(async (sync: string, o: { wait?: boolean; allowDeletes?: boolean; json?: boolean }) =>
+      runCommand({ config: config(), sync, kind: 'full', wait: o.wait, allowDeletes: o.allowDeletes, json: o.json }),
     );
 
   program

@@ -155,6 +155,33 @@ export const alertSchema = z.strictObject({
   failedRecordsThreshold: z.number().int().positive().optional(),
 });
 
+/** `maxDeletes: "10%"`: a share of the records a sync has delivered (up to two decimals). */
+export const PERCENT_PATTERN = /^(\d{1,3}(?:\.\d{1,2})?)%$/;
+
+/**
+ * The deletion guard of a mirror sync: the most records one run may delete without a person's
+ * confirmation (`ebb run <sync> --allow-deletes`). A count (`500`) or a percentage of the records the
+ * sync has delivered (`"10%"`); the default is in activities/deletion-guard.ts.
+ */
+export const maxDeletesSchema = z.union([z.number(), z.string()]).superRefine((value, ctx) => {
+  const hint = 'a whole number of records (maxDeletes: 500) or a percentage of those delivered (maxDeletes: "10%")';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0)
+      ctx.addIssue({ code: 'custom', message: `${value} is not a number of records`, params: { hint } });
+    return;
+  }
+  const percent = PERCENT_PATTERN.exec(value.trim());
+  if (!percent) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is neither a count nor a percentage`, params: { hint } });
+  } else if (Number(percent[1]) > 100) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}' is more than 100%`,
+      params: { hint: '"100%" lets a run delete every record without confirmation' },
+    });
+  }
+});
+
 /** Keys every sync has, whatever its destination; the rest belong to the destination's connector. */
 export const baseSyncSchema = z.looseObject({
   model: nameSchema,
@@ -166,6 +193,8 @@ export const baseSyncSchema = z.looseObject({
   changeDetection: z.enum(['diff', 'cursor']).default('diff'),
   schedule: scheduleSchema.optional(),
   alert: alertSchema.optional(),
+  /** Mirror mode: deletes one run may make without `--allow-deletes` (default "20%", never fewer than 10). */
+  maxDeletes: maxDeletesSchema.optional(),
 });
 
 export const BASE_SYNC_KEYS: readonly string[] = Object.keys(baseSyncSchema.shape);

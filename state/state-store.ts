@@ -399,11 +399,10 @@ export class StateStore {
     }
   }
 
-  /** Snapshot keys the model no longer has (mirror mode), in key order, a page at a time. */
-  async unseenSnapshots(syncId: string, runNumber: number, afterKey: string | null, limit: number) {
-    let q = this.db
+  /** Snapshots whose key this run has not seen in the model (mirror mode: the records to delete). */
+  private unseen(syncId: string, runNumber: number) {
+    return this.db
       .selectFrom('snapshots as s')
-      .select(['s.key', 's.hash', 's.destination_id'])
       .where('s.sync_id', '=', syncId)
       .where(({ not, exists, selectFrom }) =>
         not(
@@ -416,8 +415,21 @@ export class StateStore {
           ),
         ),
       );
+  }
+
+  /** Snapshot keys the model no longer has (mirror mode), in key order, a page at a time. */
+  async unseenSnapshots(syncId: string, runNumber: number, afterKey: string | null, limit: number) {
+    let q = this.unseen(syncId, runNumber).select(['s.key', 's.hash', 's.destination_id']);
     if (afterKey !== null) q = q.where('s.key', '>', afterKey);
     return q.orderBy('s.key').limit(limit).execute();
+  }
+
+  /** How many snapshot keys the model no longer has: counted before any of them is staged (deletion guard). */
+  async countUnseenSnapshots(syncId: string, runNumber: number): Promise<number> {
+    const row = await this.unseen(syncId, runNumber)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   // ---- snapshots and results --------------------------------------------------------------
@@ -439,6 +451,16 @@ export class StateStore {
       for (const r of rows) out.set(r.key, { hash: r.hash, destinationId: r.destination_id });
     }
     return out;
+  }
+
+  /** How many records the sync holds as delivered (the base of a percentage `maxDeletes`). */
+  async countSnapshots(syncId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('snapshots')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('sync_id', '=', syncId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   /** Whether any record of the sync was ever accepted. */
@@ -587,6 +609,20 @@ export class StateStore {
       attempt: r.attempt,
       at: r.at,
     }));
+  }
+
+  /** Records of a run the destination accepted, by operation: a delete is reported as deleted, not upserted. */
+  async acceptedByOperation(syncId: string, runNumber: number): Promise<{ upserted: number; deleted: number }> {
+    const rows = await this.db
+      .selectFrom('record_results')
+      .select(['operation', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('status', '=', 'succeeded')
+      .groupBy('operation')
+      .execute();
+    const count = (op: string) => Number(rows.find((r) => r.operation === op)?.n ?? 0);
+    return { upserted: count('upsert'), deleted: count('delete') };
   }
 
   /** Which of `keys` failed in run `runNumber` (replay sends only those). */

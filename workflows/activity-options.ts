@@ -7,6 +7,7 @@ export const NON_RETRYABLE = [
   'ConfigError',
   'SourceError',
   'ModelReadError',
+  'DeletionGuardError',
   'StateStoreError',
 ];
 

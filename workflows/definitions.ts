@@ -23,6 +23,8 @@ export interface PendingRun {
   replayOfRun: number | null;
   /** Every request with a sequence number up to this one is served by the pending run. */
   throughSeq: number;
+  /** A person confirmed this run's deletes beyond the sync's `maxDeletes` (see RequestRunInput). */
+  allowDeletes?: boolean;
 }
 
 export interface RunSummary {
@@ -89,6 +91,8 @@ export interface RunInput {
   runNumber: number;
   kind: RunKind;
   replayOfRun: number | null;
+  /** Mirror mode: this run may delete more than the sync's `maxDeletes` (a person confirmed it). */
+  allowDeletes?: boolean;
   /** Set when a long run continues as new: its plan is done and batches before `nextBatch` delivered. */
   resume?: { plan: PlannedRun; nextBatch: number; progress: RunProgress };
 }
@@ -123,6 +127,11 @@ export interface RequestRunInput {
   /** For replays: the run whose failed records to re-send (default: the latest run with failures). */
   runNumber?: number;
   source?: 'manual' | 'schedule';
+  /**
+   * Mirror mode: confirms that the next run may delete more records than the sync's `maxDeletes`
+   * (`ebb run <sync> --allow-deletes`). It applies to that one run only.
+   */
+  allowDeletes?: boolean;
 }
 
 export interface RequestRunResult {
@@ -132,7 +141,7 @@ export interface RequestRunResult {
 }
 
 export const runNowSignal = defineSignal<[RequestRunInput?]>('runNow');
-export const fullResyncSignal = defineSignal<[Record<string, never>?]>('fullResync');
+export const fullResyncSignal = defineSignal<[{ allowDeletes?: boolean }?]>('fullResync');
 export const replayFailedSignal = defineSignal<[{ runNumber?: number }?]>('replayFailed');
 export const pauseSignal = defineSignal<[Record<string, never>?]>('pause');
 export const resumeSignal = defineSignal<[Record<string, never>?]>('resume');

@@ -91,17 +91,28 @@ export async function syncController(input: ControllerInput): Promise<void> {
     const kind = req.kind ?? 'incremental';
     const seq = ++state.requestSeq;
     const pending = state.pending;
+    // A confirmation of deletes goes to the next run whichever request's kind that run takes: the
+    // person confirmed what the model implies now, and the next run is the one that serves their
+    // request. It leaves with that run (pending is cleared when the run starts), so it never
+    // reaches a later one.
+    const allowDeletes = req.allowDeletes === true || pending?.allowDeletes === true;
     if (!pending || PRIORITY[kind] > PRIORITY[pending.kind]) {
-      state.pending = { kind, replayOfRun: kind === 'replay' ? (req.runNumber ?? null) : null, throughSeq: seq };
+      state.pending = {
+        kind,
+        replayOfRun: kind === 'replay' ? (req.runNumber ?? null) : null,
+        throughSeq: seq,
+        ...(allowDeletes ? { allowDeletes } : {}),
+      };
     } else {
       pending.throughSeq = seq;
+      if (allowDeletes) pending.allowDeletes = true;
     }
     publish();
     return { requestSeq: seq, accepted: true };
   };
 
   setHandler(runNowSignal, (req) => void request({ kind: 'incremental', ...req }));
-  setHandler(fullResyncSignal, () => void request({ kind: 'full' }));
+  setHandler(fullResyncSignal, (req) => void request({ kind: 'full', allowDeletes: req?.allowDeletes }));
   setHandler(replayFailedSignal, (req) => void request({ kind: 'replay', runNumber: req?.runNumber }));
   setHandler(requestRunUpdate, (req) => request(req ?? {}));
   setHandler(pauseSignal, () => {
@@ -158,7 +169,15 @@ export async function syncController(input: ControllerInput): Promise<void> {
     try {
       summary = await executeChild(syncRun, {
         workflowId,
-        args: [{ syncId, runNumber, kind: pending.kind, replayOfRun: pending.replayOfRun }],
+        args: [
+          {
+            syncId,
+            runNumber,
+            kind: pending.kind,
+            replayOfRun: pending.replayOfRun,
+            ...(pending.allowDeletes ? { allowDeletes: true } : {}),
+          },
+        ],
         // A run never outlives its controller: a restarted controller must not start a second run beside
         // an orphaned one. A cancelled run loses nothing (only accepted records count as delivered).
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

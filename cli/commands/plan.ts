@@ -31,6 +31,12 @@ export async function planCommand(options: {
       `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`,
     );
     say(`  ${plan.rowsRead ?? 0} rows read out of the warehouse`);
+    if (plan.deletionGuard)
+      say(
+        `  the deletion guard would stop this run, sending nothing: ${plan.deletionGuard.deletes} of ${plan.deletionGuard.delivered} ` +
+          `delivered records would be deleted, more than the limit of ${plan.deletionGuard.limit} (${plan.deletionGuard.source}); ` +
+          `to confirm the deletes: ebb run ${options.sync} --allow-deletes`,
+      );
     say(
       `  ${toSend} records in ${plan.batches} batches of up to ${destination.limits.batchSize} would be delivered, in about ${apiRequests} API requests`,
     );

@@ -13,6 +13,8 @@ export interface RunOptions {
   kind: RunKind;
   runNumber?: number;
   wait?: boolean;
+  /** Mirror mode: this run may delete more than the sync's `maxDeletes`. */
+  allowDeletes?: boolean;
   json?: boolean;
 }
 
@@ -24,6 +26,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
     const request = await requestRun(client, options.sync, ctx.taskQueue, {
       kind: options.kind,
       runNumber: options.runNumber,
+      ...(options.allowDeletes ? { allowDeletes: true } : {}),
     });
     if (!options.wait) {
       if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: request.requestSeq });
@@ -56,13 +59,15 @@ export async function runCommand(options: RunOptions): Promise<void> {
     const failures = last.failed
       ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 })
       : [];
+    const accepted = await store.acceptedByOperation(options.sync, last.runNumber);
     await store.close();
     if (options.json) printJson({ run: last, sampleFailures: failures });
     else {
       say(
         `run ${last.runNumber} (${last.kind}) ${last.status}: ${last.added + last.changed + last.removed} records changed ` +
           `(${last.added} added, ${last.changed} changed, ${last.removed} removed, ${last.unchanged} unchanged), ` +
-          `${last.succeeded} upserted, ${last.failed} failed, ${last.apiCalls} API requests`,
+          `${accepted.upserted} upserted${accepted.deleted ? `, ${accepted.deleted} deleted` : ''}, ` +
+          `${last.failed} failed, ${last.apiCalls} API requests`,
       );
       for (const f of failures) say(`  failed ${f.key}: ${f.errorCode} ${f.errorMessage}`);
       if (last.failed) say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);
