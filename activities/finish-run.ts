@@ -5,6 +5,7 @@
 import type { Run } from '../state/state-store';
 import type { RunKind, RunSummary } from '../workflows/definitions';
 import { resolveSync } from '../config/load-config';
+import { runOutcome } from '../state/run-outcome';
 import { openSource } from '../connectors/sources/registry';
 import { WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import type { EngineContext } from './engine-context';
@@ -70,14 +71,20 @@ export function toRunSummary(run: Run): Omit<RunSummary, 'cursor'> {
   return {
     runNumber: run.run_number,
     kind: run.kind as RunKind,
-    status: run.status === 'succeeded' ? 'succeeded' : 'failed',
+    status: runOutcome({
+      status: run.status,
+      succeeded: run.succeeded,
+      failedResults: run.failed,
+      invalid: run.invalid,
+    }),
     added: run.added,
     changed: run.changed,
     removed: run.removed,
     unchanged: run.unchanged,
     invalid: run.invalid,
     succeeded: run.succeeded,
-    failed: run.failed,
+    // The state store keeps invalid rows as failed results; the summary counts them apart.
+    failed: Math.max(0, run.failed - run.invalid),
     apiCalls: run.api_calls,
     startedAt: run.started_at,
     finishedAt: run.finished_at ?? run.started_at,

@@ -4,6 +4,7 @@
  * finds its earlier post instead of posting again.
  */
 import { postAlert } from '../connectors/destinations/slack-destination';
+import { describeOutcome, storedRunStatus } from '../state/run-outcome';
 import type { DestinationPool, EngineContext } from './engine-context';
 
 export async function notifyRun(
@@ -17,7 +18,8 @@ export async function notifyRun(
   const run = await ctx.store.getRun(input.syncId, input.runNumber);
   if (!run) return { alerted: false };
   const threshold = alert.failedRecordsThreshold ?? 1;
-  const runFailed = run.status === 'failed';
+  const outcome = storedRunStatus(run);
+  const runFailed = outcome === 'failed';
   if (!runFailed && run.failed < threshold) return { alerted: false };
 
   const samples = await ctx.store.listRecordResults(input.syncId, {
@@ -27,9 +29,9 @@ export async function notifyRun(
   });
   const lines = [
     runFailed
-      ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? 'unknown error'}`
-      : `:warning: ebb sync *${input.syncId}* run ${run.run_number} finished with ${run.failed} failed records (threshold ${threshold})`,
-    `${run.succeeded} delivered, ${run.failed} failed, ${run.added} added, ${run.changed} changed, ${run.removed} removed`,
+      ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? `every record failed (${run.failed})`}`
+      : `:warning: ebb sync *${input.syncId}* run ${run.run_number} ${describeOutcome('succeeded_with_failures', run.failed)} (threshold ${threshold})`,
+    `${run.succeeded} delivered, ${run.failed - run.invalid} failed, ${run.invalid} invalid; ${run.added} added, ${run.changed} changed, ${run.removed} removed`,
     ...(run.error_detail ? [`> ${run.error_detail}`] : []),
     ...samples.map((r) => `• \`${r.key}\` ${r.errorCode ?? ''}: ${r.errorMessage ?? ''}`),
     `See all: \`ebb records ${input.syncId} --run ${run.run_number} --failed\``,

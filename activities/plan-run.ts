@@ -133,6 +133,12 @@ export async function planRun(
   );
   const mirror = sync.mode === 'mirror' && kind !== 'replay';
   let invalid: InvalidRecord[] = [];
+  /** A row that cannot be sent still counts as an add or a change, so the counts add up (run-outcome.ts). */
+  const addInvalid = (record: InvalidRecord, delivered: boolean): void => {
+    invalid.push(record);
+    if (delivered) counts.changed++;
+    else counts.added++;
+  };
   const flushInvalid = async (): Promise<void> => {
     if (!invalid.length) return;
     counts.invalid += invalid.length;
@@ -211,16 +217,19 @@ export async function planRun(
     const snapshots = await store.snapshotsFor(syncId, keys);
     for (const { key, row, rowHash } of rows) {
       if (onlyKeys && !onlyKeys.has(key)) continue;
+      const snapshot = snapshots.get(key);
       let payload: Record<string, unknown>;
       try {
         payload = destination.prepare(row).payload;
       } catch (err) {
         const e = err as { errorCode?: string; message?: string };
-        invalid.push({ key, errorCode: e.errorCode ?? 'PREPARATION_FAILED', errorMessage: e.message ?? String(err) });
+        addInvalid(
+          { key, errorCode: e.errorCode ?? 'PREPARATION_FAILED', errorMessage: e.message ?? String(err) },
+          snapshot !== undefined,
+        );
         continue;
       }
       const hash = recordHash(payload);
-      const snapshot = snapshots.get(key);
       const cursorValue = model.cursor !== undefined && row[model.cursor] != null ? String(row[model.cursor]) : null;
       if (cursorValue !== null && (cursorTo === null || cursorValue > cursorTo)) cursorTo = cursorValue;
       if (snapshot && snapshot.hash === hash && kind === 'incremental') {
@@ -228,9 +237,13 @@ export async function planRun(
         if (rowHash !== null) catchUp.push({ key, rowHash });
         continue;
       }
+      if (sync.mode === 'insert' && snapshot) {
+        // Insert mode never modifies a record it created: a changed row is left alone, as unchanged.
+        counts.unchanged++;
+        continue;
+      }
       if (!snapshot) counts.added++;
       else counts.changed++;
-      if (sync.mode === 'insert' && snapshot) continue;
       sample({ key, operation: snapshot ? 'change' : 'add', payload });
       await writer.add({
         key,
@@ -247,11 +260,15 @@ export async function planRun(
 
   const release = async (h: HeldRow & { count: number }): Promise<void> => {
     if (h.count > 1) {
-      invalid.push({
-        key: h.key,
-        errorCode: 'DUPLICATE_PRIMARY_KEY',
-        errorMessage: `model '${sync.model}' returned ${h.count} rows with ${model.primaryKey} = '${h.key}'; none of them was sent (make the primary key unique)`,
-      });
+      const delivered = (await store.snapshotsFor(syncId, [h.key])).has(h.key);
+      addInvalid(
+        {
+          key: h.key,
+          errorCode: 'DUPLICATE_PRIMARY_KEY',
+          errorMessage: `model '${sync.model}' returned ${h.count} rows with ${model.primaryKey} = '${h.key}'; none of them was sent (make the primary key unique)`,
+        },
+        delivered,
+      );
       if (trackSeen) await store.markSeen(syncId, runNumber, [h.key]);
       return;
     }
@@ -319,11 +336,14 @@ export async function planRun(
         if (value === null || value === undefined || value === '') {
           if (kind !== 'replay') {
             nullKeys++;
-            invalid.push({
-              key: `<null ${model.primaryKey} #${nullKeys}>`,
-              errorCode: 'NULL_PRIMARY_KEY',
-              errorMessage: `model '${sync.model}' returned a row with a null ${model.primaryKey} (row ${rowIndex} in key order); it was not sent`,
-            });
+            addInvalid(
+              {
+                key: `<null ${model.primaryKey} #${nullKeys}>`,
+                errorCode: 'NULL_PRIMARY_KEY',
+                errorMessage: `model '${sync.model}' returned a row with a null ${model.primaryKey} (row ${rowIndex} in key order); it was not sent`,
+              },
+              false,
+            );
           }
           continue;
         }

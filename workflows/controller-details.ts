@@ -1,5 +1,5 @@
 import { setCurrentDetails } from '@temporalio/workflow';
-import type { SyncStatus } from './definitions';
+import { describeOutcome, type SyncStatus } from './definitions';
 
 /** A markdown summary the Temporal UI shows on the controller's page (counts only, no row values). */
 export function renderControllerDetails(s: SyncStatus): void {
@@ -10,8 +10,9 @@ export function renderControllerDetails(s: SyncStatus): void {
   if (s.lastRun) {
     const r = s.lastRun;
     lines.push(
-      `last run ${r.runNumber} (${r.kind}) **${r.status}** at ${r.finishedAt}: ${r.added} added, ${r.changed} changed, ${r.removed} removed, ` +
-        `${r.succeeded} delivered, ${r.failed} failed${r.error ? ` — ${r.error}` : ''}`,
+      `last run ${r.runNumber} (${r.kind}) **${describeOutcome(r.status, r.failed + r.invalid)}** at ${r.finishedAt}: ` +
+        `${r.added} added, ${r.changed} changed, ${r.removed} removed; ${r.succeeded} delivered, ${r.failed} failed, ` +
+        `${r.invalid} invalid${r.error ? ` — ${r.error}` : ''}`,
     );
   }
   if (s.overdue) lines.push(`**overdue**: no successful run since ${s.lastSuccessAt ?? 'the controller started'}`);

@@ -7,6 +7,15 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export type RunKind = 'incremental' | 'full' | 'replay';
 
+/** See state/run-outcome.ts. */
+export type RunOutcome = 'succeeded' | 'succeeded_with_failures' | 'failed';
+
+/** 'succeeded with 3 failed records' and the like, for people. */
+export function describeOutcome(outcome: RunOutcome, failedRecords: number): string {
+  if (outcome !== 'succeeded_with_failures') return outcome;
+  return `succeeded with ${failedRecords} failed ${failedRecords === 1 ? 'record' : 'records'}`;
+}
+
 export const CONTROLLER_TASK_QUEUE = 'ebb';
 export const controllerWorkflowId = (syncId: string): string => `sync/${syncId}`;
 export const runWorkflowId = (syncId: string, runNumber: number): string => `sync/${syncId}/run/${runNumber}`;
@@ -30,13 +39,22 @@ export interface PendingRun {
 export interface RunSummary {
   runNumber: number;
   kind: RunKind;
-  status: 'succeeded' | 'failed';
+  /**
+   * The run's honest outcome (state/run-outcome.ts): succeeded, succeeded_with_failures (some
+   * records failed or were invalid), or failed (it stopped, or every record failed). Histories
+   * written before outcomes existed say 'succeeded' for runs with failed records.
+   */
+  status: RunOutcome;
+  /** added + changed + removed = succeeded + failed + invalid */
   added: number;
   changed: number;
   removed: number;
   unchanged: number;
+  /** Rows that could not be sent at all (null or duplicate key, a value the mapping cannot write). */
   invalid: number;
+  /** Records the destination accepted. */
   succeeded: number;
+  /** Records the destination refused (invalid rows not included). */
   failed: number;
   apiCalls: number;
   startedAt: string;

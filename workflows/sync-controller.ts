@@ -188,24 +188,27 @@ export async function syncController(input: ControllerInput): Promise<void> {
       summary = cause instanceof ApplicationFailure ? ((cause.details?.[0] as RunSummary | undefined) ?? null) : null;
       error = describeFailure(err);
     }
-    state.lastRun = summary ?? {
-      runNumber,
-      kind: pending.kind,
-      status: 'failed',
-      added: 0,
-      changed: 0,
-      removed: 0,
-      unchanged: 0,
-      invalid: 0,
-      succeeded: 0,
-      failed: 0,
-      apiCalls: 0,
-      startedAt: current.startedAt,
-      finishedAt: new Date().toISOString(),
-      error,
-      cursor: state.cursor ?? null,
-    };
-    if (state.lastRun.status === 'succeeded') {
+    state.lastRun = summary
+      ? { ...summary, error: summary.error ?? error }
+      : {
+          runNumber,
+          kind: pending.kind,
+          status: 'failed',
+          added: 0,
+          changed: 0,
+          removed: 0,
+          unchanged: 0,
+          invalid: 0,
+          succeeded: 0,
+          failed: 0,
+          apiCalls: 0,
+          startedAt: current.startedAt,
+          finishedAt: new Date().toISOString(),
+          error,
+          cursor: state.cursor ?? null,
+        };
+    // A run that delivered what it could counts as a success for overdue; its failed records are retried next run.
+    if (state.lastRun.status !== 'failed') {
       state.lastSuccessAt = state.lastRun.finishedAt;
       state.cursor = state.lastRun.cursor;
     }

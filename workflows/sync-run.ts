@@ -11,6 +11,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -116,5 +117,17 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
   }
   await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
   progress.phase = 'done';
-  return summary!;
+  const done = summary!;
+  // A run in which every record failed is a failed workflow, not a green one. Runs recorded before
+  // this change completed instead: `patched` keeps their histories replaying as they were.
+  if (done.status === 'failed' && patched('every-record-failed-fails-the-run')) {
+    const failed = done.failed + done.invalid;
+    throw ApplicationFailure.create({
+      type: 'SyncRunFailed',
+      message: `every record of run ${done.runNumber} failed (${failed}); see \`ebb records ${input.syncId} --run ${done.runNumber} --failed\``,
+      nonRetryable: true,
+      details: [done],
+    });
+  }
+  return done;
 }

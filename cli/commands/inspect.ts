@@ -1,5 +1,6 @@
 /** Read commands: `ebb status`, `ebb runs`, `ebb records`. Human tables by default, `--json` for machines. */
 import { resolveSync } from '../../config/load-config';
+import { storedRunStatus } from '../../state/run-outcome';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { printJson, printTable, say } from '../output';
 import type { StateStore } from '../../state/state-store';
@@ -40,7 +41,7 @@ export async function statusCommand(options: { config?: string; sync?: string; j
               ? `running #${o.status.currentRun.runNumber}`
               : 'idle',
         progress: o.progress ? `${o.progress.batchesDone}/${o.progress.batchesTotal} batches` : '',
-        'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${o.lastStoredRun.status}` : '-',
+        'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${storedRunStatus(o.lastStoredRun)}` : '-',
         failed: o.lastStoredRun?.failed ?? '',
         overdue: o.status?.overdue ? 'OVERDUE' : '',
         cursor: o.cursor ?? '',
@@ -75,7 +76,12 @@ export async function runsCommand(options: {
   limit?: number;
 }): Promise<void> {
   await withSyncStore(options, async (store) => {
-    const runs = await store.listRuns(options.sync, options.limit ?? 20);
+    // Status is the run's honest outcome (state/run-outcome.ts); failed counts refused records, invalid apart.
+    const runs = (await store.listRuns(options.sync, options.limit ?? 20)).map((r) => ({
+      ...r,
+      status: storedRunStatus(r),
+      failed: Math.max(0, r.failed - r.invalid),
+    }));
     if (options.json) return printJson(runs);
     if (!runs.length) return say(`no runs of ${options.sync} yet: start one with \`ebb run ${options.sync}\``);
     printTable(
@@ -91,6 +97,7 @@ export async function runsCommand(options: {
         unchanged: r.unchanged,
         succeeded: r.succeeded,
         failed: r.failed,
+        invalid: r.invalid,
         'api calls': r.api_calls,
         error: [r.error_message, r.error_detail].filter(Boolean).join(' — '),
       })),
@@ -106,6 +113,7 @@ export async function runsCommand(options: {
         'unchanged',
         'succeeded',
         'failed',
+        'invalid',
         'api calls',
         'error',
       ],

@@ -1,7 +1,7 @@
 /** `ebb run|resync|replay <sync>`: ask the sync's controller for a run, optionally wait with a progress bar. */
 import { SingleBar, Presets } from 'cli-progress';
 import { resolveSync } from '../../config/load-config';
-import type { RunKind } from '../../workflows/definitions';
+import { describeOutcome, type RunKind } from '../../workflows/definitions';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
 import { printJson, say } from '../output';
@@ -56,24 +56,29 @@ export async function runCommand(options: RunOptions): Promise<void> {
     const last = status.lastRun;
     if (!last) throw new ExitError(1, 'the run ended without a summary');
     const store = await openStore(ctx);
-    const failures = last.failed
-      ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 })
-      : [];
+    const failures =
+      last.failed + last.invalid
+        ? await store.listRecordResults(options.sync, { runNumber: last.runNumber, failedOnly: true, limit: 5 })
+        : [];
     const accepted = await store.acceptedByOperation(options.sync, last.runNumber);
     await store.close();
     if (options.json) printJson({ run: last, sampleFailures: failures });
     else {
       say(
-        `run ${last.runNumber} (${last.kind}) ${last.status}: ${last.added + last.changed + last.removed} records changed ` +
+        `run ${last.runNumber} (${last.kind}) ${describeOutcome(last.status, last.failed + last.invalid)}: ` +
+          `${last.added + last.changed + last.removed} records changed ` +
           `(${last.added} added, ${last.changed} changed, ${last.removed} removed, ${last.unchanged} unchanged), ` +
           `${accepted.upserted} upserted${accepted.deleted ? `, ${accepted.deleted} deleted` : ''}, ` +
-          `${last.failed} failed, ${last.apiCalls} API requests`,
+          `${last.failed} failed, ${last.invalid} invalid, ${last.apiCalls} API requests`,
       );
       for (const f of failures) say(`  failed ${f.key}: ${f.errorCode} ${f.errorMessage}`);
-      if (last.failed) say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);
+      if (last.failed + last.invalid)
+        say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);
       if (last.error) say(`  error: ${last.error}`);
     }
+    // Exit codes (README): 0 every record delivered, 2 some records failed, 1 the run failed.
     if (last.status === 'failed') throw new ExitError(1);
+    if (last.status === 'succeeded_with_failures') throw new ExitError(2);
   } finally {
     await close();
   }
