@@ -70,11 +70,22 @@ export class StateStoreError extends Error {
 
 const now = (): string => new Date().toISOString();
 
+/**
+ * An idle connection the server drops (a restart, an admin's pg_terminate_backend, an idle timeout)
+ * is reported on the pool; without a listener that error would crash the worker. The pool discards
+ * the connection and the next query opens a new one.
+ */
+function statePool(url: string): Pool {
+  const pool = new Pool({ connectionString: url, max: 5 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 export async function openStateStore(config: StateStoreConfig): Promise<StateStore> {
   let db: Kysely<StateTables>;
   if ('url' in config) {
     db = new Kysely<StateTables>({
-      dialect: new PostgresDialect({ pool: new Pool({ connectionString: config.url, max: 5 }) }),
+      dialect: new PostgresDialect({ pool: statePool(config.url) }),
     });
   } else {
     fs.mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true });
