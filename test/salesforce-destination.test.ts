@@ -202,6 +202,18 @@ describe('Salesforce destination', () => {
     expect(sf.stats().tokenRequests).toBe(2);
   });
 
+  test('batches in flight that hit one expired session share a single renewal and all land', async () => {
+    const dest = destination();
+    await dest.check();
+    // Latency keeps all four requests in flight together, so each of them meets the expired session.
+    sf.injectFaults({ expireSessions: true, latencyMs: 50 });
+    const batches = [1, 2, 3, 4].map((n) => toDeliver(dest, [row(n * 10), row(n * 10 + 1)]));
+    const outcomes = await Promise.all(batches.map((batch) => dest.deliver(batch, ctx)));
+    expect(outcomes.flat().map((o) => o.status)).toEqual(Array(8).fill('succeeded'));
+    expect(sf.stats()).toMatchObject({ tokenRequests: 2, rejectedRequests: 4, upsertRequests: 4 });
+    expect(sf.records('Account')).toHaveLength(8);
+  });
+
   test('an access token works without OAuth, and a rejected one is fatal with a fix', async () => {
     const withToken = destination(
       {},

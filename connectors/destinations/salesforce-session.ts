@@ -50,6 +50,9 @@ class SingleAttemptHttpApi extends HttpApi<Schema> {
 
 const requestTimeoutMs = 120_000;
 
+/** Session renewals one request may trigger before an INVALID_SESSION_ID is reported (see request()). */
+const maxRenewalsPerRequest = 2;
+
 /** OAuth error codes that mean the configuration is wrong, not that the service is struggling. */
 const credentialErrors = new Set([
   'invalid_client_id',
@@ -96,35 +99,44 @@ export class SalesforceSession {
    * Salesforce rejects, and SalesforceApiError for any other error response.
    */
   async request<T>(method: 'GET' | 'PATCH' | 'DELETE' | 'POST', path: string, body?: unknown): Promise<T> {
-    try {
-      return await this.send<T>(await this.connection(), method, path, body);
-    } catch (err) {
-      // An expired session is renewed once; a token that is refused right after issue is a config problem.
-      if (
-        err instanceof SalesforceApiError &&
-        err.errorCode === 'INVALID_SESSION_ID' &&
-        'clientId' in this.config.auth
-      ) {
-        this.connecting = null;
-        try {
-          return await this.send<T>(await this.connection(), method, path, body);
-        } catch (retryErr) {
-          throw this.classify(retryErr);
-        }
+    let session = this.connection();
+    // Each expiry seen is renewed once. A second renewal covers a session that expired again while
+    // this request waited (an admin revoking sessions during a run); a third refusal in a row means
+    // tokens are refused right after issue, which is a configuration problem.
+    for (let renewals = 0; ; renewals++) {
+      try {
+        return await this.send<T>(await session, method, path, body);
+      } catch (err) {
+        const expired =
+          err instanceof SalesforceApiError && err.errorCode === 'INVALID_SESSION_ID' && 'clientId' in this.config.auth;
+        if (!expired || renewals >= maxRenewalsPerRequest) throw this.classify(err);
+        session = this.renew(session);
       }
-      throw this.classify(err);
     }
   }
 
   private connection(): Promise<Connection> {
     if (!this.connecting) {
-      this.connecting = this.authorize();
-      // A failed authorisation must not be cached: the next call tries again.
-      this.connecting.catch(() => {
-        this.connecting = null;
+      const connecting = this.authorize();
+      this.connecting = connecting;
+      // A failed authorisation must not be cached: the next call tries again. Only this attempt is
+      // forgotten; a renewal started since then stays.
+      connecting.catch(() => {
+        if (this.connecting === connecting) this.connecting = null;
       });
     }
     return this.connecting;
+  }
+
+  /**
+   * The session to retry with after `expired` was refused. Single flight: when several requests in
+   * flight hit the same expired session, the first starts one renewal and the others await it, so
+   * the org sees one token request, not one per batch; a request that fails on a session already
+   * replaced just uses the replacement.
+   */
+  private renew(expired: Promise<Connection>): Promise<Connection> {
+    if (this.connecting === expired) this.connecting = null;
+    return this.connection();
   }
 
   private async authorize(): Promise<Connection> {
@@ -206,7 +218,7 @@ export class SalesforceSession {
         return new FatalDestinationError(
           'accessToken' in this.config.auth
             ? `Salesforce rejected the access token of sync ${this.syncId} (INVALID_SESSION_ID: ${err.message}). Replace auth.accessToken of its Salesforce destination with a valid token for ${this.config.instanceUrl}, or use auth.clientId/clientSecret so ebb can renew sessions itself.`
-            : `Salesforce rejected a freshly issued session of sync ${this.syncId} (INVALID_SESSION_ID: ${err.message}). Check that the connected app's run-as user has API access.`,
+            : `Salesforce rejected ${maxRenewalsPerRequest} freshly issued sessions of sync ${this.syncId} in a row (INVALID_SESSION_ID: ${err.message}). Check that the connected app's run-as user has API access.`,
           { cause: err },
         );
       }
