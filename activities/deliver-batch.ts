@@ -5,13 +5,16 @@
  * re-executed after the worker died between recording and reporting completion); a batch sent but
  * not recorded is sent again with an attempt > 1, and each destination makes that safe its own way:
  * Salesforce upserts (and updates) by external id and claims records an earlier insert created;
- * Slack finds the earlier post by its metadata. Nothing is doubled.
+ * Slack finds the earlier post by its metadata. Nothing is doubled. Records the destination
+ * rejected with a transient error code (a locked row) are re-sent within the activity first
+ * (record-retries.ts), so only records still failing after the retries are recorded as failed.
  */
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
 import type { DestinationPool, EngineContext } from './engine-context';
+import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
 
 const BUDGET_RETRY_MINUTES = 5;
 
@@ -75,20 +78,37 @@ export async function deliverBatch(
 
   let outcomes: RecordOutcome[];
   const counter = { requests: 0 };
+  const beat = () => heartbeat({ batchNumber });
+  const send = async (part: RecordToDeliver[], retry: boolean): Promise<RecordOutcome[]> => {
+    // A re-sent record is not on its first attempt: destinations without natural idempotency look
+    // for an earlier write of it first, in case the rejection came after all.
+    const sent = await destination.deliver(part, {
+      syncId,
+      attempt: retry ? Math.max(attempt, 2) : attempt,
+      heartbeat: beat,
+    });
+    if (sent.length !== part.length || sent.some((o, i) => o.key !== part[i]?.key)) {
+      throw new DeliveryContractError(
+        `destination of sync '${syncId}' returned ${sent.length} outcomes for ${part.length} records (or out of order); this is a bug in its connector`,
+      );
+    }
+    return sent;
+  };
   try {
     outcomes = await countingRequests(counter, () =>
-      destination.deliver(records, { syncId, attempt, heartbeat: () => heartbeat({ batchNumber }) }),
+      deliverRetryingTransientRecords(records, send, {
+        transientErrors: destination.transientRecordErrors,
+        policy: ctx.recordRetries ?? defaultRecordRetryPolicy,
+        heartbeat: beat,
+        // Cancellation-aware: a cancelled run does not sit out the backoff.
+        sleep: (ms) => Context.current().sleep(ms),
+      }),
     );
   } catch (err) {
     throw toActivityFailure(err);
   } finally {
     // Failed attempts spent API budget too.
     await store.countBatchApiCalls(syncId, runNumber, batchNumber, counter.requests);
-  }
-  if (outcomes.length !== records.length || outcomes.some((o, i) => o.key !== records[i]?.key)) {
-    throw new DeliveryContractError(
-      `destination of sync '${syncId}' returned ${outcomes.length} outcomes for ${records.length} records (or out of order); this is a bug in its connector`,
-    );
   }
   await store.recordBatchOutcomes({
     syncId,

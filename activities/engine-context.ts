@@ -8,6 +8,7 @@ import type { EbbConfig } from '../config/schema';
 import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { Destination } from '../connectors/destinations/destination';
 import type { StateStore } from '../state/state-store';
+import type { RecordRetryPolicy } from './record-retries';
 
 export interface EngineContext {
   config: EbbConfig;
@@ -18,6 +19,8 @@ export interface EngineContext {
   taskQueue: string;
   /** Used by activities that signal workflows (the scheduled trigger). */
   client: Client | null;
+  /** Backoff for records rejected with a transient error code (default: defaultRecordRetryPolicy); tests shorten it. */
+  recordRetries?: RecordRetryPolicy;
 }
 
 export function deliveryTaskQueue(taskQueue: string, destinationName: string): string {

@@ -266,6 +266,45 @@ describe('Salesforce sandbox', () => {
     await expect((await authorized()).describe('Account')).resolves.toMatchObject({ name: 'Account' });
   });
 
+  test('a locked row fails only its record with UNABLE_TO_LOCK_ROW for its first N upserts, and the others are written', async () => {
+    const conn = await authorized();
+    sf.injectFaults({ lockErrors: { keys: ['L-2'], count: 2 } });
+    const lockedResult = {
+      success: false,
+      errors: [
+        {
+          statusCode: 'UNABLE_TO_LOCK_ROW',
+          message: 'unable to obtain exclusive access to this record or 1 records: L-2',
+          fields: [],
+        },
+      ],
+    };
+    const first = await upsert(conn, [account('L-1'), account('L-2')]);
+    expect(first).toEqual([
+      expect.objectContaining({ success: true, created: true }),
+      expect.objectContaining(lockedResult),
+    ]);
+    expect(await upsert(conn, [account('L-2')])).toEqual([expect.objectContaining(lockedResult)]);
+    expect(await upsert(conn, [account('L-2')])).toEqual([expect.objectContaining({ success: true, created: true })]);
+    expect(sf.records('Account').map((a) => a.External_Id__c)).toEqual(['L-1', 'L-2']);
+
+    const attempts = await (await fetch(`${sf.url}/__sandbox/upsert-attempts/Account`)).json();
+    expect(attempts).toEqual({ 'L-1': 1, 'L-2': 3 });
+    expect(sf.stats()).toMatchObject({ recordsLocked: 2, recordsFailed: 2, recordsUpserted: 2 });
+  });
+
+  test('lock faults set over HTTP lock every attempt until removed', async () => {
+    const conn = await authorized();
+    const set = (lockErrors: unknown) =>
+      fetch(`${sf.url}/__sandbox/faults`, { method: 'POST', body: JSON.stringify({ lockErrors }) });
+    await set({ keys: ['L-1'] });
+    for (let i = 0; i < 3; i++) {
+      expect(await upsert(conn, [account('L-1')])).toEqual([expect.objectContaining({ success: false })]);
+    }
+    await set(null);
+    expect(await upsert(conn, [account('L-1')])).toEqual([expect.objectContaining({ success: true })]);
+  });
+
   test('the inspection endpoint counts API calls', async () => {
     const conn = await authorized();
     await conn.describe('Account');

@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, DestinationPool, type EngineContext } from '../activities';
 import { deliveryTaskQueue } from '../activities/engine-context';
+import type { RecordRetryPolicy } from '../activities/record-retries';
 import type { EbbConfig } from '../config/schema';
 import type { DestinationLimits } from '../connectors/destinations/destination';
 import type { StateStore } from '../state/state-store';
@@ -26,6 +27,8 @@ export interface StartWorkersInput {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The queues this process serves (default: the engine's and every destination's). */
   queues?: QueueSelection;
+  /** Backoff for records rejected with a transient error code (default: 1 s, 2 s, 4 s with jitter). */
+  recordRetries?: RecordRetryPolicy;
 }
 
 export interface RunningWorkers {
@@ -54,6 +57,7 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
     store: input.store,
     taskQueue: input.taskQueue,
     client: input.client,
+    recordRetries: input.recordRetries,
   };
   const pool = new DestinationPool(ctx);
   const activities = createActivities(ctx, pool);

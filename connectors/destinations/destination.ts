@@ -14,6 +14,8 @@
  *   - whole-batch transient trouble (429, 5xx, network): throw TransientDestinationError; Temporal retries.
  *   - whole-sync fatal trouble (auth, unknown object/field): throw FatalDestinationError; the run fails.
  *   - one record rejected: return { status: 'failed', errorCode, errorMessage } for that record.
+ *   - one record rejected for a passing reason (a locked row): the same, with an errorCode the
+ *     destination lists in `transientRecordErrors`; the engine re-sends it a few times first.
  */
 import type { z } from 'zod';
 
@@ -74,6 +76,17 @@ export interface Destination {
    * last response, so the engine pauses delivery before the budget runs out. Null until known.
    */
   apiUsage?(): { used: number; limit: number } | null;
+  /**
+   * Record error codes that mean "try again shortly", not "this record is wrong": the row was
+   * busy, the server slow. The engine re-sends records that failed with one of these codes, together
+   * in a smaller request after a short backoff, a bounded number of times within the same delivery,
+   * before it records them as failed (activities/record-retries.ts). Leave validation errors out:
+   * re-sending a bad value only spends requests. Omit it (or leave it empty) when no record error of
+   * the destination is transient.
+   *
+   *   transientRecordErrors: new Set(['UNABLE_TO_LOCK_ROW']),
+   */
+  readonly transientRecordErrors?: ReadonlySet<string>;
   /** For `ebb plan`: the requests delivering this many records in this many batches would take (default: one per batch). */
   estimateRequests?(work: { records: number; batches: number }): number;
   close(): Promise<void>;

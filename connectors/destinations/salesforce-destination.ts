@@ -140,6 +140,17 @@ const recordValueErrors = new Set(['JSON_PARSER_ERROR', 'INVALID_TYPE_ON_FIELD_I
 
 const numericFieldTypes = new Set(['int', 'double', 'currency', 'percent', 'long']);
 
+/**
+ * Per-record codes that mean "try again shortly": another transaction holds the row (or its parent
+ * Account, common when many children of one Account are written at once), or the server was busy.
+ * The engine re-sends such records within the delivery (API-CONTRACTS.md, transient record-level errors).
+ */
+const transientRecordErrors: ReadonlySet<string> = new Set([
+  'UNABLE_TO_LOCK_ROW',
+  'REQUEST_RUNNING_TOO_LONG',
+  'SERVER_UNAVAILABLE',
+]);
+
 /** A delete of a record that is already gone has reached its goal. */
 const alreadyDeletedErrors = new Set(['ENTITY_IS_DELETED', 'NOT_FOUND', 'INVALID_CROSS_REFERENCE_KEY']);
 
@@ -341,6 +352,7 @@ export function createSalesforceDestination(
       requestsPerSecond: connection.limits?.requestsPerSecond ?? 10,
     },
 
+    transientRecordErrors,
     apiUsage: () => session.apiUsage(),
     // update mode looks records up (SOQL) before writing them: two requests per batch.
     estimateRequests: ({ batches }) => (mode === 'update' ? 2 * batches : batches),

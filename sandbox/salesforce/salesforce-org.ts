@@ -104,8 +104,18 @@ export class SalesforceOrg {
     this.save();
   }
 
-  /** PATCH /composite/sobjects/{type}/{extIdField}: upsert by external id, results in request order. */
-  upsert(type: string, extIdField: string, body: unknown): SaveResult[] {
+  /**
+   * PATCH /composite/sobjects/{type}/{extIdField}: upsert by external id, results in request order.
+   * `rowLocks.attempted` sees the key of every record that reaches the save; a key for which
+   * `rowLocks.isLocked` answers true fails UNABLE_TO_LOCK_ROW and is not written, as when another
+   * transaction holds the row.
+   */
+  upsert(
+    type: string,
+    extIdField: string,
+    body: unknown,
+    rowLocks: { attempted?: (key: string) => void; isLocked?: (key: string) => boolean } = {},
+  ): SaveResult[] {
     const data = this.objects.get(type.toLowerCase());
     if (!data) throw new SalesforceRequestError(404, 'NOT_FOUND', 'The requested resource does not exist');
     const extField = data.fields.get(extIdField.toLowerCase());
@@ -137,6 +147,17 @@ export class SalesforceOrg {
       const existingId =
         extField.type === 'id' ? (data.records.has(key) ? key : undefined) : data.indexes.get(extField.name)?.get(key);
       const errors = validateValues(data, input, existingId === undefined);
+      rowLocks.attempted?.(key);
+      // Salesforce locks a row when it saves it, after the values passed validation.
+      if (errors.length === 0 && rowLocks.isLocked?.(key)) {
+        errors.push(
+          saveError(
+            'UNABLE_TO_LOCK_ROW',
+            `unable to obtain exclusive access to this record or 1 records: ${existingId ?? key}`,
+            [],
+          ),
+        );
+      }
       return { errors, existingId, input };
     });
 

@@ -8,11 +8,13 @@
  *   const conn = new Connection({ oauth2: { loginUrl: sf.url, clientId: sf.clientId, clientSecret: sf.clientSecret }, version: '60.0' });
  *   await conn.authorize({ grant_type: 'client_credentials' });
  *   sf.injectFaults({ serverUnavailable: 1 });   // the next request answers 503
+ *   sf.injectFaults({ lockErrors: { keys: ['acme'], count: 2 } }); // acme's row is locked for 2 upserts
  *   sf.records('Account');                       // what landed
  *   await sf.close();
  *
  * The same inspection is available over HTTP for other processes: GET /__sandbox/records/{T},
- * GET /__sandbox/stats, POST /__sandbox/faults (body: SalesforceSandboxFaults), POST /__sandbox/reset.
+ * GET /__sandbox/stats, GET /__sandbox/upsert-attempts/{T}, POST /__sandbox/faults (body:
+ * SalesforceSandboxFaults), POST /__sandbox/reset.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -41,6 +43,21 @@ export interface SalesforceSandboxFaults {
   apiUsed?: number;
   /** Invalidate every access token issued so far (the static token too), as when a session expires. */
   expireSessions?: boolean;
+  /**
+   * Records of collections upserts fail with UNABLE_TO_LOCK_ROW and are not written, as when another
+   * transaction holds their rows; the other records of the request are saved. Replaces earlier lock
+   * faults and their counts; null removes them.
+   */
+  lockErrors?: SalesforceLockFaults | null;
+}
+
+export interface SalesforceLockFaults {
+  /** External id values whose rows are locked (default: every record). */
+  keys?: string[];
+  /** How many attempts of each such record fail before its row frees up (default: every attempt). */
+  count?: number;
+  /** Chance that an attempt of such a record finds its row locked (default 1). */
+  probability?: number;
 }
 
 export interface SalesforceSandboxOptions {
@@ -76,6 +93,8 @@ export interface SalesforceSandboxStats {
   recordsUpdated: number;
   recordsDeleted: number;
   recordsFailed: number;
+  /** Records answered UNABLE_TO_LOCK_ROW by the lockErrors fault (counted in recordsFailed too). */
+  recordsLocked: number;
   /** Requests answered with an error status (auth, limits, malformed requests, injected faults). */
   rejectedRequests: number;
   droppedConnections: number;
@@ -90,8 +109,10 @@ export interface SalesforceSandbox {
   readonly accessToken: string;
   records(type: string): SalesforceRecord[];
   stats(): SalesforceSandboxStats;
+  /** How many times each external id value of `type` reached the save of a collections upsert. */
+  upsertAttempts(type: string): Record<string, number>;
   injectFaults(faults: SalesforceSandboxFaults): void;
-  /** Deletes every record, zeroes stats and API usage, clears faults, and accepts the static token again. */
+  /** Deletes every record, zeroes stats, attempts and API usage, clears faults, and accepts the static token again. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -117,6 +138,7 @@ const emptyStats = (): SalesforceSandboxStats => ({
   recordsUpdated: 0,
   recordsDeleted: 0,
   recordsFailed: 0,
+  recordsLocked: 0,
   rejectedRequests: 0,
   droppedConnections: 0,
 });
@@ -128,7 +150,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const org = new SalesforceOrg(options.objects ?? defaultObjects, options.file);
   const tokens = new Set<string>([staticToken]);
   let stats = emptyStats();
-  let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions'>> = {
+  let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions' | 'lockErrors'>> = {
     serverUnavailable: 0,
     throttled: 0,
     retryAfterSeconds: 1,
@@ -137,12 +159,31 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     dailyApiLimit: 100_000,
     apiUsed: 0,
   };
+  let lockFaults: SalesforceLockFaults | null = null;
+  /** Lock failures answered so far per external id value, for lockFaults.count. */
+  let lockedAttempts = new Map<string, number>();
+  /** object (lower case) -> external id value -> upsert attempts */
+  let upsertAttempts = new Map<string, Map<string, number>>();
   let baseUrl = '';
 
   const applyFaults = (next: SalesforceSandboxFaults) => {
-    const { expireSessions, ...rest } = next;
+    const { expireSessions, lockErrors, ...rest } = next;
     faults = { ...faults, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
     if (expireSessions) tokens.clear();
+    if (lockErrors !== undefined) {
+      lockFaults = lockErrors;
+      lockedAttempts = new Map();
+    }
+  };
+
+  const isLocked = (key: string): boolean => {
+    if (!lockFaults) return false;
+    if (lockFaults.keys && !lockFaults.keys.includes(key)) return false;
+    const failed = lockedAttempts.get(key) ?? 0;
+    if (failed >= (lockFaults.count ?? Infinity)) return false;
+    if (Math.random() >= (lockFaults.probability ?? 1)) return false;
+    lockedAttempts.set(key, failed + 1);
+    return true;
   };
   if (options.faults) applyFaults(options.faults);
 
@@ -165,11 +206,14 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     };
     const recordsMatch = /^\/__sandbox\/records\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && recordsMatch?.[1]) return reply(200, org.records(decodeURIComponent(recordsMatch[1])));
+    const attemptsMatch = /^\/__sandbox\/upsert-attempts\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && attemptsMatch?.[1])
+      return reply(200, sandbox.upsertAttempts(decodeURIComponent(attemptsMatch[1])));
     if (req.method === 'GET' && path === '/__sandbox/stats')
       return reply(200, { ...stats, apiUsed: faults.apiUsed, dailyApiLimit: faults.dailyApiLimit });
     if (req.method === 'POST' && path === '/__sandbox/faults') {
       applyFaults(body ? (JSON.parse(body) as SalesforceSandboxFaults) : {});
-      return reply(200, faults);
+      return reply(200, { ...faults, lockErrors: lockFaults });
     }
     if (req.method === 'POST' && path === '/__sandbox/reset') {
       sandbox.reset();
@@ -270,12 +314,15 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     const upsertMatch = /^\/composite\/sobjects\/([^/]+)\/([^/]+)\/?$/.exec(rest);
     if (req.method === 'PATCH' && upsertMatch?.[1] && upsertMatch[2]) {
       stats.upsertRequests++;
-      const results = org.upsert(
-        decodeURIComponent(upsertMatch[1]),
-        decodeURIComponent(upsertMatch[2]),
-        parseJson(body),
-      );
+      const type = decodeURIComponent(upsertMatch[1]);
+      const attempts = upsertAttempts.get(type.toLowerCase()) ?? new Map<string, number>();
+      upsertAttempts.set(type.toLowerCase(), attempts);
+      const results = org.upsert(type, decodeURIComponent(upsertMatch[2]), parseJson(body), {
+        attempted: (key) => attempts.set(key, (attempts.get(key) ?? 0) + 1),
+        isLocked,
+      });
       for (const result of results) {
+        if (result.errors.some((e) => e.statusCode === 'UNABLE_TO_LOCK_ROW')) stats.recordsLocked++;
         if (!result.success) stats.recordsFailed++;
         else {
           stats.recordsUpserted++;
@@ -389,10 +436,14 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     accessToken: staticToken,
     records: (type) => org.records(type),
     stats: () => ({ ...stats }),
+    upsertAttempts: (type) => Object.fromEntries(upsertAttempts.get(type.toLowerCase()) ?? []),
     injectFaults: applyFaults,
     reset: () => {
       org.reset();
       stats = emptyStats();
+      lockFaults = null;
+      lockedAttempts = new Map();
+      upsertAttempts = new Map();
       faults = { ...faults, serverUnavailable: 0, throttled: 0, dropConnection: 0, latencyMs: 0, apiUsed: 0 };
       tokens.add(staticToken);
     },

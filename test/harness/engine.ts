@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
+import type { RecordRetryPolicy } from '../../activities/record-retries';
 import { loadConfigOrThrow } from '../../config/load-config';
 import type { EbbConfig } from '../../config/schema';
 import { requestRun, waitForRequest } from '../../cli/sync-control';
@@ -44,6 +45,8 @@ export interface EngineHarnessOptions {
    * creates `account_health` in it before the first run. Its directory is the engine's `dir`.
    */
   warehouse?: (dir: string) => Promise<TestWarehouse>;
+  /** Backoff of in-run record retries (default: the engine's 1 s, 2 s, 4 s); tests pass milliseconds. */
+  recordRetries?: RecordRetryPolicy;
 }
 
 export interface EngineHarness {
@@ -153,11 +156,19 @@ ${options.syncsYaml({ suffix })}
         client,
         taskQueue,
         workflowBundle: bundle ? { codePath: bundle } : undefined,
+        recordRetries: options.recordRetries,
       });
       return harness.workers;
     },
     activities() {
-      return createActivities({ config, baseDir: dir, store, taskQueue, client: null });
+      return createActivities({
+        config,
+        baseDir: dir,
+        store,
+        taskQueue,
+        client: null,
+        recordRetries: options.recordRetries,
+      });
     },
     async run(syncId, input = {}) {
       const { requestSeq } = await requestRun(client, syncId, taskQueue, input);
