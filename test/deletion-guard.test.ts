@@ -3,10 +3,14 @@
  * DuckDB warehouse, ebb's workers and the Salesforce sandbox.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { deletionLimit } from '../activities/deletion-guard';
 import { DestinationPool } from '../activities/engine-context';
 import { planRun } from '../activities/plan-run';
+import { loadConfig } from '../config/load-config';
 import { buildDemoWarehouse, execDuckDb, SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { startTestWarehouse } from './harness/warehouses';
@@ -183,4 +187,51 @@ test('`ebb plan` reports that the guard would stop the run, without failing', as
       `more than the limit of 10 (${defaultSource(sync, TOTAL)}); to confirm the deletes: ebb run ${sync} --allow-deletes`,
   );
   expect(e.sf.records('Account')).toHaveLength(TOTAL);
+});
+
+describe('maxDeletes', () => {
+  test.each([
+    [undefined, 44, 10],
+    [undefined, 100, 20],
+    ['"10%"', 44, 4],
+    ['"12.5%"', 8, 1],
+    ['"0%"', 44, 0],
+    [500, 44, 500],
+  ])('%s of %d delivered records allows %d deletes', (setting, delivered, limit) => {
+    const value = typeof setting === 'string' ? setting.slice(1, -1) : setting;
+    expect(deletionLimit('s', value, delivered).limit).toBe(limit);
+  });
+
+  test('a value that is neither a count nor a percentage up to 100% is a config error at its path', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-max-deletes-'));
+    const problemsFor = (value: string) => {
+      const file = path.join(dir, 'ebb.yaml');
+      fs.writeFileSync(
+        file,
+        `
+sources:
+  warehouse: { type: duckdb, path: ./warehouse.duckdb }
+destinations:
+  salesforce: { type: salesforce, instanceUrl: https://acme.my.salesforce.com, auth: { accessToken: tok } }
+models:
+  account_health: { source: warehouse, primaryKey: account_id, sql: select * from account_health }
+syncs:${mirrorSync('accounts', value)}`,
+      );
+      return loadConfig(file, { env: {} }).problems.map((p) => ({ path: p.path, message: p.message }));
+    };
+    try {
+      expect(problemsFor('"10%"')).toEqual([]);
+      expect(problemsFor('"ten"')).toEqual([
+        { path: 'syncs.accounts.maxDeletes', message: "'ten' is neither a count nor a percentage" },
+      ]);
+      expect(problemsFor('-1')).toEqual([
+        { path: 'syncs.accounts.maxDeletes', message: '-1 is not a number of records' },
+      ]);
+      expect(problemsFor('"150%"')).toEqual([
+        { path: 'syncs.accounts.maxDeletes', message: "'150%' is more than 100%" },
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
