@@ -6,6 +6,7 @@
 import { postAlert } from '../connectors/destinations/slack-destination';
 import { describeOutcome, storedRunStatus } from '../state/run-outcome';
 import type { DestinationPool, EngineContext } from './engine-context';
+import { excerpt } from './excerpt';
 
 export async function notifyRun(
   ctx: EngineContext,
@@ -29,11 +30,15 @@ export async function notifyRun(
   });
   const lines = [
     runFailed
-      ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${run.error_message ?? `every record failed (${run.failed})`}`
+      ? `:rotating_light: ebb sync *${input.syncId}* run ${run.run_number} failed: ${excerpt(run.error_message ?? `every record failed (${run.failed})`, 500)}`
       : `:warning: ebb sync *${input.syncId}* run ${run.run_number} ${describeOutcome('succeeded_with_failures', run.failed)} (threshold ${threshold})`,
     `${run.succeeded} delivered, ${run.failed - run.invalid} failed, ${run.invalid} invalid; ${run.added} added, ${run.changed} changed, ${run.removed} removed`,
-    ...(run.error_detail ? [`> ${run.error_detail}`] : []),
-    ...samples.map((r) => `• \`${r.key}\` ${r.errorCode ?? ''}: ${r.errorMessage ?? ''}`),
+    ...(run.error_detail && alert.quoteValues ? [`> ${excerpt(run.error_detail)}`] : []),
+    ...samples.map(
+      (r) =>
+        `• \`${excerpt(r.key, 80)}\` ${r.errorCode ?? ''}` +
+        (alert.quoteValues && r.errorMessage ? `: ${excerpt(r.errorMessage)}` : ''),
+    ),
     `See all: \`ebb records ${input.syncId} --run ${run.run_number} --failed\``,
   ];
   const connection = ctx.config.destinations[alert.destination];

@@ -1,10 +1,14 @@
 /** Human output helpers; every read command also has `--json` for machines. */
+import { excerpt } from '../activities/excerpt';
+
+export { excerpt };
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Cells longer than an excerpt are cut (an error message may quote a whole row value). */
 export function printTable(rows: Array<Record<string, unknown>>, columns: string[]): void {
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : excerpt(String(v)));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: string[]) =>
     values

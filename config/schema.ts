@@ -153,6 +153,12 @@ export const alertSchema = z.strictObject({
   channel: nonEmpty,
   /** Alert when a run leaves at least this many failed records (a failed run always alerts). */
   failedRecordsThreshold: z.number().int().positive().optional(),
+  /**
+   * Whether alerts may quote error messages, which can contain row values (a warehouse's conversion
+   * error, Salesforce's "data value too large: ..."); off by default: alerts then carry counts, keys
+   * and error codes only, and the messages stay in `ebb records`.
+   */
+  quoteValues: z.boolean().default(false),
 });
 
 /** `maxDeletes: "10%"`: a share of the records a sync has delivered (up to two decimals). */

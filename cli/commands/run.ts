@@ -4,7 +4,7 @@ import { resolveSync } from '../../config/load-config';
 import { describeOutcome, type RunKind } from '../../workflows/definitions';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
-import { printJson, say } from '../output';
+import { excerpt, printJson, say } from '../output';
 import { requestRun, waitForRequest } from '../sync-control';
 
 export interface RunOptions {
@@ -71,10 +71,10 @@ export async function runCommand(options: RunOptions): Promise<void> {
           `${accepted.upserted} upserted${accepted.deleted ? `, ${accepted.deleted} deleted` : ''}, ` +
           `${last.failed} failed, ${last.invalid} invalid, ${last.apiCalls} API requests`,
       );
-      for (const f of failures) say(`  failed ${f.key}: ${f.errorCode} ${f.errorMessage}`);
+      for (const f of failures) say(`  failed ${excerpt(f.key, 80)}: ${f.errorCode} ${excerpt(f.errorMessage ?? '')}`);
       if (last.failed + last.invalid)
         say(`  all failures: ebb records ${options.sync} --run ${last.runNumber} --failed`);
-      if (last.error) say(`  error: ${last.error}`);
+      if (last.error) say(`  error: ${excerpt(last.error, 1000)}`);
     }
     // Exit codes (README): 0 every record delivered, 2 some records failed, 1 the run failed.
     if (last.status === 'failed') throw new ExitError(1);
