@@ -12,6 +12,7 @@ import { DestinationPool } from '../activities/engine-context';
 import { planRun } from '../activities/plan-run';
 import { loadConfig } from '../config/load-config';
 import { buildDemoWarehouse, execDuckDb, SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
+import { fullResyncSignal, runNowSignal } from '../workflows/definitions';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { startTestWarehouse } from './harness/warehouses';
 
@@ -129,6 +130,32 @@ test('a confirmation applies to the next run only', async () => {
   expect(run.status).toBe('failed');
   expect(run.error).toMatch(/^DeletionGuardError: /);
   expect(e.sf.records('Account')).toHaveLength(TOTAL);
+});
+
+test('a confirmation sent during a run confirms the next run, even when a full resync without one wins the coalescing', async () => {
+  const { engine: e, sync } = await deliveredMirror();
+  e.sf.injectFaults({ latencyMs: 3000 });
+  const busy = e.run(sync, { kind: 'full' });
+  const deadline = Date.now() + 30_000;
+  while ((await e.status(sync).catch(() => undefined))?.currentRun?.progress?.phase !== 'delivering') {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the full resync to deliver');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await execDuckDb(path.join(e.dir, 'warehouse.duckdb'), 'delete from account_health');
+  const controller = e.client.workflow.getHandle(`sync/${sync}`);
+  await controller.signal(runNowSignal, { allowDeletes: true });
+  await controller.signal(fullResyncSignal, {});
+  expect(await busy).toMatchObject({ status: 'succeeded', removed: 0 });
+  e.sf.injectFaults({ latencyMs: 0 });
+
+  let status = await e.status(sync);
+  while (status.lastRun?.runNumber !== 3 || status.currentRun) {
+    if (Date.now() > deadline + 30_000) throw new Error('timed out waiting for the coalesced run');
+    await new Promise((r) => setTimeout(r, 100));
+    status = await e.status(sync);
+  }
+  expect(status.lastRun).toMatchObject({ kind: 'full', status: 'succeeded', removed: TOTAL });
+  expect(e.sf.records('Account')).toHaveLength(0);
 });
 
 test('removals under the default guard go through without confirmation', async () => {
