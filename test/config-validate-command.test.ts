@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ExitError } from '../cli/exit-error';
@@ -13,6 +14,8 @@ const sampleEnv = {
   SF_CLIENT_ID: 'client-id',
   SF_CLIENT_SECRET: 'client-secret-value',
   SLACK_BOT_TOKEN: 'xoxb-secret-token',
+  // A demo directory with no warehouse in it, whatever `npm run demo` left in .ebb/demo.
+  EBB_DEMO_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-no-demo-')),
 };
 
 /** Runs the handler with `env` set, returning what it printed and what it threw. */
