@@ -11,16 +11,21 @@
  */
 import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
+import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
 
-const BUDGET_RETRY_MINUTES = 5;
+/** How long a delivery paused for the daily API budget waits before it asks the destination again. */
+export const defaultApiBudgetRetryMs = 5 * 60_000;
 
-/** Requests kept back from a daily budget: 2% of it, at least 10. */
+/**
+ * Requests kept back from a daily API budget for the org's other integrations: 2% of it, at least
+ * 10, but at most 10% of it, so a small allowance is not mostly held back (a limit of 15 keeps 2,
+ * 100 keeps 10, 1000 keeps 20, 100000 keeps 2000).
+ */
 export function budgetReserve(limit: number): number {
-  return Math.max(10, Math.ceil(limit * 0.02));
+  return Math.ceil(Math.min(Math.max(10, limit * 0.02), limit * 0.1));
 }
 
 export interface DeliverInput {
@@ -59,25 +64,38 @@ export async function deliverBatch(
     destinationId: r.destinationId,
     hash: r.hash,
   }));
-  const destination = await pool.get(syncId, { checked: true });
-  const usage = destination.apiUsage?.() ?? null;
-  if (usage && usage.limit - usage.used <= budgetReserve(usage.limit)) {
-    // Leave the rest of the org's daily budget to its other integrations; retry once some of it frees up.
-    throw ApplicationFailure.create({
-      type: 'ApiBudgetExhausted',
-      message:
-        `sync '${syncId}' paused delivery: the destination's daily API budget is nearly used up (${usage.used} of ${usage.limit}). ` +
-        `ebb retries every ${BUDGET_RETRY_MINUTES} minutes; raise the org's limit or lower other usage to resume sooner`,
-      nextRetryDelay: `${BUDGET_RETRY_MINUTES} minutes`,
-    });
+  // Everything from here on is counted, the session's token and describe requests and the usage
+  // check included: they are requests this run made (the batch that made them carries them).
+  const counter = { requests: 0 };
+  try {
+    return await countingRequests(counter, () => deliverRecords(ctx, pool, input, records));
+  } finally {
+    // Failed and paused attempts spent API budget too; a re-executed batch adds to the count.
+    await store.countBatchApiCalls(syncId, runNumber, batchNumber, counter.requests);
   }
+}
+
+async function deliverRecords(
+  ctx: EngineContext,
+  pool: DestinationPool,
+  input: DeliverInput,
+  records: RecordToDeliver[],
+): Promise<DeliverResult> {
+  const { store } = ctx;
+  const { syncId, runNumber, batchNumber } = input;
+  let destination: Destination;
+  try {
+    destination = await pool.get(syncId, { checked: true });
+  } catch (err) {
+    throw toActivityFailure(err);
+  }
+  await pauseForApiBudget(ctx, destination, syncId);
   // Destinations without natural idempotency (Slack posts) look for earlier sends only when told
   // this is not the first attempt, so the attempt also counts sends by earlier activities and runs.
   const counted = await store.countBatchAttempt(syncId, runNumber, batchNumber);
   const attempt = Math.max(activityInfo().attempt, counted.attempts, counted.maybeSent ? 2 : 1);
 
   let outcomes: RecordOutcome[];
-  const counter = { requests: 0 };
   const beat = () => heartbeat({ batchNumber });
   const send = async (part: RecordToDeliver[], retry: boolean): Promise<RecordOutcome[]> => {
     // A re-sent record is not on its first attempt: destinations without natural idempotency look
@@ -95,20 +113,15 @@ export async function deliverBatch(
     return sent;
   };
   try {
-    outcomes = await countingRequests(counter, () =>
-      deliverRetryingTransientRecords(records, send, {
-        transientErrors: destination.transientRecordErrors,
-        policy: ctx.recordRetries ?? defaultRecordRetryPolicy,
-        heartbeat: beat,
-        // Cancellation-aware: a cancelled run does not sit out the backoff.
-        sleep: (ms) => Context.current().sleep(ms),
-      }),
-    );
+    outcomes = await deliverRetryingTransientRecords(records, send, {
+      transientErrors: destination.transientRecordErrors,
+      policy: ctx.recordRetries ?? defaultRecordRetryPolicy,
+      heartbeat: beat,
+      // Cancellation-aware: a cancelled run does not sit out the backoff.
+      sleep: (ms) => Context.current().sleep(ms),
+    });
   } catch (err) {
     throw toActivityFailure(err);
-  } finally {
-    // Failed attempts spent API budget too.
-    await store.countBatchApiCalls(syncId, runNumber, batchNumber, counter.requests);
   }
   await store.recordBatchOutcomes({
     syncId,
@@ -140,6 +153,42 @@ export async function deliverBatch(
   });
   const succeeded = outcomes.filter((o) => o.status === 'succeeded').length;
   return { succeeded, failed: outcomes.length - succeeded };
+}
+
+/**
+ * Throws a retryable `ApiBudgetExhausted` failure when the destination's daily API budget is down to
+ * its reserve, so the org's other integrations keep the rest. Usage cached from earlier responses
+ * only ever grows, so before pausing it is asked for afresh: the retry after the wait then finds
+ * the window rolled on (or the limit raised) and delivers, with no worker restart. The message is
+ * what `ebb status` and the Temporal UI show as the pending delivery's last failure.
+ */
+async function pauseForApiBudget(ctx: EngineContext, destination: Destination, syncId: string): Promise<void> {
+  const nearlyUsed = (u: { used: number; limit: number } | null) =>
+    u !== null && u.limit - u.used <= budgetReserve(u.limit);
+  let usage = destination.apiUsage?.() ?? null;
+  if (!nearlyUsed(usage)) return;
+  if (destination.refreshApiUsage) {
+    try {
+      usage = (await destination.refreshApiUsage()) ?? usage;
+    } catch (err) {
+      // Bad credentials fail the run as anywhere else; a usage check that merely failed (the budget
+      // already spent: 403, a 5xx) keeps the cached figure and waits like any other pause.
+      if (err instanceof Error && err.name === 'FatalDestinationError') throw toActivityFailure(err);
+    }
+  }
+  if (!usage || !nearlyUsed(usage)) return;
+  const retryMs = ctx.apiBudgetRetryMs ?? defaultApiBudgetRetryMs;
+  const nextCheck = new Date(Date.now() + retryMs).toISOString();
+  const reserve = budgetReserve(usage.limit);
+  throw ApplicationFailure.create({
+    type: 'ApiBudgetExhausted',
+    message:
+      `waiting for API budget (${usage.used}/${usage.limit}), next check at ${nextCheck}. ` +
+      `Sync '${syncId}' paused delivery: the destination's daily API budget is nearly used up (${usage.used} of ${usage.limit}) ` +
+      `and ebb leaves the last ${reserve} requests to the org's other integrations; ` +
+      "raise the org's limit or lower other usage to resume sooner",
+    nextRetryDelay: retryMs,
+  });
 }
 
 /**

@@ -21,6 +21,8 @@ export interface EngineContext {
   client: Client | null;
   /** Backoff for records rejected with a transient error code (default: defaultRecordRetryPolicy); tests shorten it. */
   recordRetries?: RecordRetryPolicy;
+  /** Wait before a delivery paused for the destination's daily API budget checks again (default 5 minutes); tests shorten it. */
+  apiBudgetRetryMs?: number;
 }
 
 export function deliveryTaskQueue(taskQueue: string, destinationName: string): string {

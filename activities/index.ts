@@ -3,6 +3,7 @@
  * place that wires them. Workflows import the `Activities` type only.
  */
 import { heartbeat } from '@temporalio/activity';
+import { countingRequests } from '../connectors/destinations/request-counter';
 import { allocateRun, describeSync, triggerController } from './controller-activities';
 import { deliverBatch, type DeliverInput } from './deliver-batch';
 import { DestinationPool, type EngineContext } from './engine-context';
@@ -20,14 +21,22 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
     // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.
     // A real run's deletion guard throws instead of reporting.
     planRun: async (input: RunInput) => {
-      const {
-        samples: _samples,
-        deletionGuard: _guard,
-        ...result
-      } = await planRun(ctx, pool, input, {
-        onProgress: (rows) => heartbeat({ rows }),
-      });
-      return result;
+      // The plan checks the destination (a token request, a describe): the run made those requests.
+      const counter = { requests: 0 };
+      try {
+        const {
+          samples: _samples,
+          deletionGuard: _guard,
+          ...result
+        } = await countingRequests(counter, () =>
+          planRun(ctx, pool, input, {
+            onProgress: (rows) => heartbeat({ rows }),
+          }),
+        );
+        return result;
+      } finally {
+        await ctx.store.countPlanApiCalls(input.syncId, input.runNumber, counter.requests);
+      }
     },
     deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),
     finishRun: (input: FinishInput) => finishRun(ctx, input, { onProgress: () => heartbeat() }),

@@ -53,6 +53,24 @@ export async function runProgress(client: Client, workflowId: string): Promise<R
   }
 }
 
+/**
+ * Why the run is waiting, when a delivery of it paused for the destination's daily API budget: the
+ * pause's message ("waiting for API budget (used/limit), next check at <time>. ..."), read from
+ * the last failure of its pending delivery. The pause is a retrying activity, so the run workflow's
+ * description is where Temporal keeps it; null when nothing waits (or the run just finished).
+ */
+export async function runWaiting(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    const { raw } = await client.workflow.getHandle(workflowId).describe();
+    const paused = raw.pendingActivities?.find(
+      (a) => a.lastFailure?.applicationFailureInfo?.type === 'ApiBudgetExhausted',
+    );
+    return paused?.lastFailure?.message ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Polls until the controller has served request `requestSeq`; reports progress of the current run. */
 export async function waitForRequest(
   client: Client,

@@ -108,6 +108,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('staged_records').addColumn('row_hash', 'text').execute();
     },
   },
+  '0003-plan-api-calls': {
+    // Requests the plan made (the session's token, describe): they belong to the run, and batch
+    // rows cannot carry them because a re-executed plan clears its batches.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('runs')
+        .addColumn('plan_api_calls', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

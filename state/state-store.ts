@@ -223,6 +223,12 @@ export class StateStore {
         .where('sync_id', '=', syncId)
         .where('run_number', '=', runNumber)
         .executeTakeFirst();
+      const planned = await trx
+        .selectFrom('runs')
+        .select('plan_api_calls')
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .executeTakeFirst();
       const count = (s: RecordStatus) => Number(counts.find((c) => c.status === s)?.n ?? 0);
       await trx
         .updateTable('runs')
@@ -231,7 +237,7 @@ export class StateStore {
           finished_at: now(),
           succeeded: count('succeeded'),
           failed: count('failed'),
-          api_calls: Number(calls?.n ?? 0),
+          api_calls: Number(planned?.plan_api_calls ?? 0) + Number(calls?.n ?? 0),
           error_message: errorMessage,
         })
         .where('sync_id', '=', syncId)
@@ -370,6 +376,17 @@ export class StateStore {
       .where('batch_number', '=', batchNumber)
       .executeTakeFirstOrThrow();
     return { attempts: row.attempts, maybeSent: row.attempts > 1 || row.maybe_sent === 1 };
+  }
+
+  /** Adds the API requests one attempt of a run's plan made (a re-executed plan adds, never overwrites). */
+  async countPlanApiCalls(syncId: string, runNumber: number, calls: number): Promise<void> {
+    if (calls <= 0) return;
+    await this.db
+      .updateTable('runs')
+      .set((eb) => ({ plan_api_calls: eb('plan_api_calls', '+', calls) }))
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .execute();
   }
 
   /** Adds the API requests one delivery attempt of a batch made (failed attempts spend budget too). */

@@ -23,7 +23,10 @@ export interface RunsTable {
   batches: Generated<number>;
   succeeded: Generated<number>;
   failed: Generated<number>;
+  /** Set when the run finishes: plan_api_calls plus the batches' api_calls. */
   api_calls: Generated<number>;
+  /** Requests the run's plan attempts made (the destination's token and describe requests). */
+  plan_api_calls: Generated<number>;
   cursor_from: string | null;
   cursor_to: string | null;
   error_message: string | null;

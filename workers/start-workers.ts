@@ -29,6 +29,8 @@ export interface StartWorkersInput {
   queues?: QueueSelection;
   /** Backoff for records rejected with a transient error code (default: 1 s, 2 s, 4 s with jitter). */
   recordRetries?: RecordRetryPolicy;
+  /** Wait before a delivery paused for the daily API budget checks again (default 5 minutes). */
+  apiBudgetRetryMs?: number;
 }
 
 export interface RunningWorkers {
@@ -58,6 +60,7 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
     taskQueue: input.taskQueue,
     client: input.client,
     recordRetries: input.recordRetries,
+    apiBudgetRetryMs: input.apiBudgetRetryMs,
   };
   const pool = new DestinationPool(ctx);
   const activities = createActivities(ctx, pool);

@@ -4,7 +4,7 @@ import { storedRunStatus } from '../../state/run-outcome';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { printJson, printTable, say } from '../output';
 import type { StateStore } from '../../state/state-store';
-import { controllerStatus, runProgress } from '../sync-control';
+import { controllerStatus, runProgress, runWaiting } from '../sync-control';
 
 export async function statusCommand(options: { config?: string; sync?: string; json?: boolean }): Promise<void> {
   const ctx = loadCliContext(options.config);
@@ -19,12 +19,14 @@ export async function statusCommand(options: { config?: string; sync?: string; j
       const progress = status?.currentRun
         ? ((await runProgress(client, status.currentRun.workflowId)) ?? status.currentRun.progress)
         : null;
+      const waiting = status?.currentRun ? await runWaiting(client, status.currentRun.workflowId) : null;
       const lastRun = await store.latestRun(syncId);
       out.push({
         syncId,
         controller: status ? 'running' : 'not started',
         status,
         progress,
+        waiting,
         lastStoredRun: lastRun ?? null,
         cursor: await store.getCursor(syncId),
       });
@@ -41,12 +43,14 @@ export async function statusCommand(options: { config?: string; sync?: string; j
               ? `running #${o.status.currentRun.runNumber}`
               : 'idle',
         progress: o.progress ? `${o.progress.batchesDone}/${o.progress.batchesTotal} batches` : '',
+        // The pause message's first sentence: what it waits for and when it looks again.
+        waiting: o.waiting?.split('. ')[0] ?? '',
         'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${storedRunStatus(o.lastStoredRun)}` : '-',
         failed: o.lastStoredRun?.failed ?? '',
         overdue: o.status?.overdue ? 'OVERDUE' : '',
         cursor: o.cursor ?? '',
       })),
-      ['sync', 'state', 'progress', 'last run', 'failed', 'overdue', 'cursor'],
+      ['sync', 'state', 'progress', 'waiting', 'last run', 'failed', 'overdue', 'cursor'],
     );
   } finally {
     await store.close();

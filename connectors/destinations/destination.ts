@@ -77,6 +77,14 @@ export interface Destination {
    */
   apiUsage?(): { used: number; limit: number } | null;
   /**
+   * Asks the destination for its usage now (Salesforce `GET /limits`), spending one request, and
+   * updates what `apiUsage()` returns. The engine calls it only when the cached usage says "pause",
+   * so a paused delivery notices when the daily window frees up without a worker restart.
+   *
+   *   const usage = await destination.refreshApiUsage?.(); // { used: 1200, limit: 100000 }
+   */
+  refreshApiUsage?(): Promise<{ used: number; limit: number } | null>;
+  /**
    * Record error codes that mean "try again shortly", not "this record is wrong": the row was
    * busy, the server slow. The engine re-sends records that failed with one of these codes, together
    * in a smaller request after a short backoff, a bounded number of times within the same delivery,

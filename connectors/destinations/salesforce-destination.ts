@@ -16,9 +16,9 @@
  *       externalId: { from: account_id, to: External_Id__c }
  *       mapping: { name: Name, health: Health_Score__c }
  *
- * Besides the Destination interface, the destination exposes `apiUsage()`: the org's daily API
- * usage `{ used, limit }` from the last response's Sforce-Limit-Info header (null before the first
- * response), so the engine can pause a sync before the daily budget runs out.
+ * It reports the org's daily API usage `{ used, limit }`: `apiUsage()` from the last response's
+ * Sforce-Limit-Info header (null before the first response), `refreshApiUsage()` from `GET /limits`,
+ * so the engine can pause a sync before the daily budget runs out and resume it once it frees up.
  */
 import { z } from 'zod';
 import {
@@ -354,6 +354,7 @@ export function createSalesforceDestination(
 
     transientRecordErrors,
     apiUsage: () => session.apiUsage(),
+    refreshApiUsage: () => session.refreshApiUsage(),
     // update mode looks records up (SOQL) before writing them: two requests per batch.
     estimateRequests: ({ batches }) => (mode === 'update' ? 2 * batches : batches),
 

@@ -94,6 +94,21 @@ export class SalesforceSession {
   }
 
   /**
+   * Asks the org for its daily API usage now (`GET /limits`, one request). The cached figure only
+   * moves with our own responses, so it never sees the 24-hour window roll on, nor an admin raising
+   * the limit; a paused delivery needs the fresh one to know it may go on.
+   */
+  async refreshApiUsage(): Promise<ApiUsage | null> {
+    const limits = await this.request<{ DailyApiRequests?: { Max?: number; Remaining?: number } }>('GET', '/limits');
+    const { Max: max, Remaining: remaining } = limits.DailyApiRequests ?? {};
+    if (typeof max === 'number' && typeof remaining === 'number') {
+      // DailyApiRequests is the documented fresh figure, whatever earlier headers said (API-CONTRACTS SF-4).
+      this.usage = { used: max - remaining, limit: max };
+    }
+    return this.usage;
+  }
+
+  /**
    * Sends a request to a path under `/services/data/vXX.X`. Throws TransientDestinationError for
    * 5xx, 429, REQUEST_LIMIT_EXCEEDED and network failures, FatalDestinationError for credentials
    * Salesforce rejects, and SalesforceApiError for any other error response.

@@ -47,6 +47,8 @@ export interface EngineHarnessOptions {
   warehouse?: (dir: string) => Promise<TestWarehouse>;
   /** Backoff of in-run record retries (default: the engine's 1 s, 2 s, 4 s); tests pass milliseconds. */
   recordRetries?: RecordRetryPolicy;
+  /** Wait before a delivery paused for the daily API budget checks again (default 5 minutes). */
+  apiBudgetRetryMs?: number;
 }
 
 export interface EngineHarness {
@@ -157,6 +159,7 @@ ${options.syncsYaml({ suffix })}
         taskQueue,
         workflowBundle: bundle ? { codePath: bundle } : undefined,
         recordRetries: options.recordRetries,
+        apiBudgetRetryMs: options.apiBudgetRetryMs,
       });
       return harness.workers;
     },
@@ -168,6 +171,7 @@ ${options.syncsYaml({ suffix })}
         taskQueue,
         client: null,
         recordRetries: options.recordRetries,
+        apiBudgetRetryMs: options.apiBudgetRetryMs,
       });
     },
     async run(syncId, input = {}) {
