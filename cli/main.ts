@@ -13,6 +13,7 @@ import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
 import { runCommand } from './commands/run';
 import { validateCommand } from './commands/validate';
+import { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE, verifyCommand } from './commands/verify';
 import { workerCommand } from './commands/worker';
 
 const positiveInt = (value: string): number => {
@@ -110,6 +111,18 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { full?: boolean; json?: boolean }) =>
       planCommand({ config: config(), sync, ...o }),
+    );
+
+  program
+    .command('verify <sync>')
+    .description(
+      `read a sample of delivered records back from the destination and report drift: records missing, fields changed behind ebb's back (exit ${VERIFY_DRIFT_EXIT_CODE} when found)`,
+    )
+    .option('--sample <n>', 'how many delivered records to check, chosen at random', positiveInt, DEFAULT_VERIFY_SAMPLE)
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  ebb verify accounts-to-sf --sample 1000')
+    .action(async (sync: string, o: { sample: number; json?: boolean }) =>
+      verifyCommand({ config: config(), sync, ...o }),
     );
 
   program

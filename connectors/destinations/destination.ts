@@ -43,6 +43,26 @@ export type RecordOutcome =
   | { key: string; status: 'succeeded'; destinationId: string | null; created?: boolean }
   | { key: string; status: 'failed'; errorCode: string; errorMessage: string; fields?: string[] };
 
+/** A record ebb delivered, with the payload the destination should hold for it. */
+export interface RecordToReadBack {
+  key: string;
+  /** The destination id recorded by the accepted delivery (Salesforce Id, Slack `channel:ts`). */
+  destinationId: string | null;
+  payload: Record<string, unknown>;
+}
+
+/** A field whose stored value differs from the sent one; `stored` is undefined when the destination lacks the field. */
+export interface FieldDrift {
+  field: string;
+  sent: unknown;
+  stored: unknown;
+}
+
+export type ReadBackResult =
+  | { key: string; status: 'matches' }
+  | { key: string; status: 'missing' }
+  | { key: string; status: 'changed'; fields: FieldDrift[] };
+
 export interface DeliveryContext {
   syncId: string;
   /** 1 on the first attempt of a delivery activity; > 1 when Temporal re-executes it (maybe after a crash mid-way). */
@@ -95,6 +115,16 @@ export interface Destination {
    *   transientRecordErrors: new Set(['UNABLE_TO_LOCK_ROW']),
    */
   readonly transientRecordErrors?: ReadonlySet<string>;
+  /**
+   * For `ebb verify`: reads the given delivered records back and compares each with the payload ebb
+   * sent, one result per input record, in input order. Equality is the destination's own (Salesforce
+   * answers `12.5` for a sent `"12.50"` and `+0000` date-times for ISO ones), so it happens here,
+   * not in the engine. Omit it when the destination cannot be read back; verify then says so.
+   *
+   *   const [acme] = await destination.readBack?.([{ key: 'acme', destinationId: '001...', payload }]);
+   *   // { key: 'acme', status: 'changed', fields: [{ field: 'Health_Score__c', sent: 38, stored: 12 }] }
+   */
+  readBack?(records: RecordToReadBack[]): Promise<ReadBackResult[]>;
   /** For `ebb plan`: the requests delivering this many records in this many batches would take (default: one per batch). */
   estimateRequests?(work: { records: number; batches: number }): number;
   close(): Promise<void>;

@@ -29,13 +29,15 @@ import {
   type DestinationConnector,
   type DeliveryContext,
   type PreparedRecord,
+  type ReadBackResult,
   type RecordOutcome,
   type RecordToDeliver,
+  type RecordToReadBack,
   type Row,
 } from './destination';
 import { isDecimalText, JsonNumberLiteral } from './json-number-literal';
 import { closestNames } from './salesforce-name-suggestions';
-import { findByExternalId, holdsPayload } from './salesforce-record-lookup';
+import { findByExternalId, holdsPayload, payloadDifferences } from './salesforce-record-lookup';
 import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
 
 /** sObject Collections accept at most 200 records or ids per request. */
@@ -461,6 +463,25 @@ export function createSalesforceDestination(
         (await deleteChunk(chunk, ctx)).forEach((outcome, j) => outcomes.set(chunk[j] as RecordToDeliver, outcome));
       }
       return records.map((record) => outcomes.get(record) as RecordOutcome);
+    },
+
+    async readBack(records: RecordToReadBack[]): Promise<ReadBackResult[]> {
+      // By external id rather than by the recorded Id: every mode keys records by it, and a record
+      // deleted and re-created by hand under the same external id still holds what ebb last sent.
+      const fields = [...new Set(records.flatMap((r) => Object.keys(r.payload)))];
+      const found = await lookUp(
+        records.map((r) => r.key),
+        { syncId: sync.id, attempt: 1, heartbeat: () => undefined },
+        fields,
+      );
+      return records.map((record): ReadBackResult => {
+        const stored = found.get(record.key);
+        if (!stored) return { key: record.key, status: 'missing' };
+        const drift = payloadDifferences(stored, record.payload);
+        return drift.length === 0
+          ? { key: record.key, status: 'matches' }
+          : { key: record.key, status: 'changed', fields: drift };
+      });
     },
 
     async close() {},

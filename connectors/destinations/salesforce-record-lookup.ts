@@ -63,7 +63,18 @@ export async function findByExternalId(
  * numbers, date-times in its own format, empty text as null.
  */
 export function holdsPayload(record: QueriedRecord, payload: Record<string, unknown>): boolean {
-  return Object.entries(payload).every(([field, sent]) => sameValue(sent, fieldValue(record, field)));
+  return payloadDifferences(record, payload).length === 0;
+}
+
+/** The fields of `payload` the record holds another value for, compared as in `holdsPayload`. */
+export function payloadDifferences(
+  record: QueriedRecord,
+  payload: Record<string, unknown>,
+): Array<{ field: string; sent: unknown; stored: unknown }> {
+  return Object.entries(payload).flatMap(([field, sent]) => {
+    const stored = fieldValue(record, field);
+    return sameValue(sent, stored) ? [] : [{ field, sent, stored }];
+  });
 }
 
 function chunkKeys(prefix: string, keys: string[]): string[][] {
