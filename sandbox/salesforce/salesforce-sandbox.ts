@@ -12,12 +12,34 @@
  *   sf.records('Account');                       // what landed
  *   await sf.close();
  *
+ * Faults (SalesforceSandboxFaults), each as a count (the next N API requests) or, under
+ * `probabilities`, as a chance per request drawn from a seeded PRNG (`seed`): every request takes
+ * the same draws on arrival, so under a seed the n-th request meets the same faults however
+ * requests interleave (lock faults draw from a stream of their own); counts are used up first.
+ * A request meets at most one of the answering faults, checked in this order:
+ *   - dropConnection: the socket is destroyed before the request is applied (nothing written);
+ *   - serverUnavailable: 503 with Salesforce's body `[{errorCode: 'SERVER_UNAVAILABLE', message}]`;
+ *   - htmlErrorPage: a load balancer's error page, `htmlErrorStatus` (default 502) with
+ *     `Content-Type: text/html` and an HTML body, nothing written;
+ *   - throttled: 429 with `Retry-After: retryAfterSeconds` (default 1);
+ *   - loseResponse: only for writes (PATCH, POST, DELETE under /services/data): the request is
+ *     applied, then the socket is destroyed without an answer, so the client cannot know it landed.
+ * Besides those: slowResponse delays a request by `slowResponseMs` (default 2000) and latencyMs
+ * every request; `probabilities.expireSessions` invalidates every token issued so far before a
+ * request, as an admin revoking sessions mid-run (`expireSessions: true` does it once, now);
+ * lockErrors fail single records of collections upserts with UNABLE_TO_LOCK_ROW (by key, count or
+ * probability); dailyApiLimit/apiUsed exhaust the daily budget (403 REQUEST_LIMIT_EXCEEDED).
+ * Stats count every fault answered (unavailableResponses, htmlErrorPages, throttledResponses,
+ * droppedConnections, lostResponses, slowResponses, sessionsExpired, recordsLocked).
+ *
+ *   sf.injectFaults({ seed: 42, probabilities: { serverUnavailable: 0.05, loseResponse: 0.02 } });
+ *
  * The same inspection is available over HTTP for other processes: GET /__sandbox/records/{T},
  * GET /__sandbox/stats, GET /__sandbox/upsert-attempts/{T}, POST /__sandbox/faults (body:
  * SalesforceSandboxFaults), POST /__sandbox/reset.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isSafeNumber, LosslessNumber, parse as parseLossless } from 'lossless-json';
 import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from './salesforce-objects';
@@ -25,7 +47,10 @@ import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './
 import { runSoql } from './salesforce-soql';
 import { salesforceId } from './salesforce-record-ids';
 
-/** Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s, 429s. */
+/**
+ * Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s,
+ * HTML error pages, 429s, lost responses (see the header comment).
+ */
 export interface SalesforceSandboxFaults {
   /** Answer the next N requests with 503 SERVER_UNAVAILABLE. */
   serverUnavailable?: number;
@@ -33,8 +58,22 @@ export interface SalesforceSandboxFaults {
   throttled?: number;
   /** Retry-After seconds sent with throttled answers (default 1). */
   retryAfterSeconds?: number;
-  /** Destroy the socket of the next N requests without answering. */
+  /** Destroy the socket of the next N requests without answering (before applying them). */
   dropConnection?: number;
+  /** Answer the next N requests with a load balancer's HTML error page (`htmlErrorStatus`), not applying them. */
+  htmlErrorPage?: number;
+  /** HTTP status of HTML error pages (default 502 Bad Gateway). */
+  htmlErrorStatus?: number;
+  /** Apply the next N write requests, then destroy their sockets without answering. */
+  loseResponse?: number;
+  /** Delay the next N requests by slowResponseMs. */
+  slowResponse?: number;
+  /** Delay of slow responses, in milliseconds (default 2000). */
+  slowResponseMs?: number;
+  /** Chance per API request of each fault; replaces earlier probabilities, null removes them. */
+  probabilities?: SalesforceFaultProbabilities | null;
+  /** Seeds the PRNG behind probabilities and lock probabilities (default: a random seed). */
+  seed?: number;
   /** Delay before answering every request, in milliseconds. */
   latencyMs?: number;
   /** Daily API request budget reported in Sforce-Limit-Info (default 100000). */
@@ -49,6 +88,23 @@ export interface SalesforceSandboxFaults {
    * faults and their counts; null removes them.
    */
   lockErrors?: SalesforceLockFaults | null;
+}
+
+/**
+ * Chances (0..1) per API request. The answering faults are exclusive: one draw picks at most one of
+ * them, so { serverUnavailable: 0.05, throttled: 0.05 } fails 10% of requests. slowResponse and
+ * expireSessions are drawn apart and may come with any of them.
+ */
+export interface SalesforceFaultProbabilities {
+  dropConnection?: number;
+  serverUnavailable?: number;
+  htmlErrorPage?: number;
+  throttled?: number;
+  /** Applies to writes only; a read drawing it is answered normally. */
+  loseResponse?: number;
+  slowResponse?: number;
+  /** Invalidate every access token issued so far before answering. */
+  expireSessions?: number;
 }
 
 export interface SalesforceLockFaults {
@@ -98,6 +154,16 @@ export interface SalesforceSandboxStats {
   /** Requests answered with an error status (auth, limits, malformed requests, injected faults). */
   rejectedRequests: number;
   droppedConnections: number;
+  /** Requests answered 503 SERVER_UNAVAILABLE by the serverUnavailable fault. */
+  unavailableResponses: number;
+  /** Requests answered 429 by the throttled fault. */
+  throttledResponses: number;
+  htmlErrorPages: number;
+  /** Writes applied whose answer was never sent (the loseResponse fault). */
+  lostResponses: number;
+  slowResponses: number;
+  /** Times every token was invalidated by probabilities.expireSessions. */
+  sessionsExpired: number;
 }
 
 export interface SalesforceSandbox {
@@ -141,7 +207,34 @@ const emptyStats = (): SalesforceSandboxStats => ({
   recordsLocked: 0,
   rejectedRequests: 0,
   droppedConnections: 0,
+  unavailableResponses: 0,
+  throttledResponses: 0,
+  htmlErrorPages: 0,
+  lostResponses: 0,
+  slowResponses: 0,
+  sessionsExpired: 0,
 });
+
+/** The answering faults in the order a request meets them. */
+const requestFaults = ['dropConnection', 'serverUnavailable', 'htmlErrorPage', 'throttled', 'loseResponse'] as const;
+type RequestFault = (typeof requestFaults)[number];
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same sequence of draws. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const htmlErrorPage = (status: number) => {
+  const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+};
 
 export async function startSalesforceSandbox(options: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
   const clientId = options.clientId ?? 'ebb-sandbox-client-id';
@@ -150,15 +243,26 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const org = new SalesforceOrg(options.objects ?? defaultObjects, options.file);
   const tokens = new Set<string>([staticToken]);
   let stats = emptyStats();
-  let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions' | 'lockErrors'>> = {
+  let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions' | 'lockErrors' | 'probabilities' | 'seed'>> = {
     serverUnavailable: 0,
     throttled: 0,
     retryAfterSeconds: 1,
     dropConnection: 0,
+    htmlErrorPage: 0,
+    htmlErrorStatus: 502,
+    loseResponse: 0,
+    slowResponse: 0,
+    slowResponseMs: 2000,
     latencyMs: 0,
     dailyApiLimit: 100_000,
     apiUsed: 0,
   };
+  let probabilities: SalesforceFaultProbabilities = {};
+  let random = mulberry32(Math.floor(Math.random() * 2 ** 32));
+  /** Lock probabilities draw from their own stream, so they do not shift the requests' draws. */
+  let lockRandom = mulberry32(Math.floor(Math.random() * 2 ** 32));
+  /** Answers to destroy instead of sending: writes applied under the loseResponse fault. */
+  const responsesToLose = new WeakSet<ServerResponse>();
   let lockFaults: SalesforceLockFaults | null = null;
   /** Lock failures answered so far per external id value, for lockFaults.count. */
   let lockedAttempts = new Map<string, number>();
@@ -167,8 +271,13 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   let baseUrl = '';
 
   const applyFaults = (next: SalesforceSandboxFaults) => {
-    const { expireSessions, lockErrors, ...rest } = next;
+    const { expireSessions, lockErrors, probabilities: chances, seed, ...rest } = next;
     faults = { ...faults, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    if (seed !== undefined) {
+      random = mulberry32(seed);
+      lockRandom = mulberry32(seed ^ 0x5f3759df);
+    }
+    if (chances !== undefined) probabilities = { ...chances };
     if (expireSessions) tokens.clear();
     if (lockErrors !== undefined) {
       lockFaults = lockErrors;
@@ -181,13 +290,35 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     if (lockFaults.keys && !lockFaults.keys.includes(key)) return false;
     const failed = lockedAttempts.get(key) ?? 0;
     if (failed >= (lockFaults.count ?? Infinity)) return false;
-    if (Math.random() >= (lockFaults.probability ?? 1)) return false;
+    if (lockRandom() >= (lockFaults.probability ?? 1)) return false;
     lockedAttempts.set(key, failed + 1);
     return true;
   };
   if (options.faults) applyFaults(options.faults);
 
+  /** The answering fault a request meets, if any: pending counts first, then `roll` against the probabilities. */
+  const pickFault = (isWrite: boolean, roll: number): RequestFault | null => {
+    for (const kind of requestFaults) {
+      if (kind === 'loseResponse' && !isWrite) continue;
+      if (faults[kind] > 0) {
+        faults[kind]--;
+        return kind;
+      }
+    }
+    for (const kind of requestFaults) {
+      const chance = probabilities[kind] ?? 0;
+      if (roll < chance) return kind === 'loseResponse' && !isWrite ? null : kind;
+      roll -= chance;
+    }
+    return null;
+  };
+
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    if (responsesToLose.has(res)) {
+      stats.lostResponses++;
+      res.socket?.destroy();
+      return;
+    }
     if (status >= 400) stats.rejectedRequests++;
     const text = JSON.stringify(body);
     res.writeHead(status, {
@@ -213,7 +344,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       return reply(200, { ...stats, apiUsed: faults.apiUsed, dailyApiLimit: faults.dailyApiLimit });
     if (req.method === 'POST' && path === '/__sandbox/faults') {
       applyFaults(body ? (JSON.parse(body) as SalesforceSandboxFaults) : {});
-      return reply(200, { ...faults, lockErrors: lockFaults });
+      return reply(200, { ...faults, probabilities, lockErrors: lockFaults });
     }
     if (req.method === 'POST' && path === '/__sandbox/reset') {
       sandbox.reset();
@@ -376,21 +507,46 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     if (path.startsWith('/__sandbox/')) return handleInspection(req, res, path, body);
 
     stats.total++;
+    // Every request takes the same three draws on arrival, before any wait, so under a seed the
+    // n-th request meets the same faults however requests interleave.
+    const [slowRoll, expireRoll, faultRoll] = [random(), random(), random()];
+    const isWrite = path.startsWith('/services/data/') && ['PATCH', 'POST', 'DELETE'].includes(req.method ?? '');
+    const fault = pickFault(isWrite, faultRoll);
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
-    if (faults.dropConnection > 0) {
-      faults.dropConnection--;
+    let slow = faults.slowResponse > 0;
+    if (slow) faults.slowResponse--;
+    else slow = slowRoll < (probabilities.slowResponse ?? 0);
+    if (slow) {
+      stats.slowResponses++;
+      await new Promise((resolve) => setTimeout(resolve, faults.slowResponseMs));
+    }
+    if (expireRoll < (probabilities.expireSessions ?? 0)) {
+      stats.sessionsExpired++;
+      tokens.clear();
+    }
+    if (fault === 'dropConnection') {
       stats.droppedConnections++;
       req.socket.destroy();
       return;
     }
-    if (faults.serverUnavailable > 0) {
-      faults.serverUnavailable--;
+    if (fault === 'serverUnavailable') {
+      stats.unavailableResponses++;
       return send(res, 503, [
         { errorCode: 'SERVER_UNAVAILABLE', message: 'Server temporarily unavailable. Please try again later.' },
       ]);
     }
-    if (faults.throttled > 0) {
-      faults.throttled--;
+    if (fault === 'htmlErrorPage') {
+      stats.htmlErrorPages++;
+      stats.rejectedRequests++;
+      const page = htmlErrorPage(faults.htmlErrorStatus);
+      res.writeHead(faults.htmlErrorStatus, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(page) });
+      res.end(page);
+      return;
+    }
+    // The write is applied below as usual; send() then destroys the socket instead of answering.
+    if (fault === 'loseResponse') responsesToLose.add(res);
+    if (fault === 'throttled') {
+      stats.throttledResponses++;
       return send(
         res,
         429,
@@ -444,7 +600,18 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       lockFaults = null;
       lockedAttempts = new Map();
       upsertAttempts = new Map();
-      faults = { ...faults, serverUnavailable: 0, throttled: 0, dropConnection: 0, latencyMs: 0, apiUsed: 0 };
+      probabilities = {};
+      faults = {
+        ...faults,
+        serverUnavailable: 0,
+        throttled: 0,
+        dropConnection: 0,
+        htmlErrorPage: 0,
+        loseResponse: 0,
+        slowResponse: 0,
+        latencyMs: 0,
+        apiUsed: 0,
+      };
       tokens.add(staticToken);
     },
     close: () =>
