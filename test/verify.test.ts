@@ -25,6 +25,12 @@ beforeEach(async () => {
     object: Account
     externalId: { from: account_id, to: External_Id__c }
     mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
+  slack-${suffix}:
+    model: account_health
+    destination: slack
+    channel: '#cs-alerts'
+    filter: "account_id in ('acme', 'globex', 'initech')"
+    template: '*{{ name }}* is at risk (health {{ health }})'
 `,
   });
   sync = `sf-${engine.suffix}`;
@@ -44,10 +50,17 @@ interface VerifyJson {
 
 /** Runs `ebb verify` as a user would; a non-zero exit is returned, not thrown. */
 async function verify(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return verifySync(sync, ...args);
+}
+
+async function verifySync(
+  syncId: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       'node',
-      ['bin/ebb.js', '--config', engine.configFile, 'verify', sync, ...args],
+      ['bin/ebb.js', '--config', engine.configFile, 'verify', syncId, ...args],
       { cwd: REPO, env: { ...process.env, ...engine.env } },
     );
     return { code: 0, stdout, stderr };
@@ -143,4 +156,40 @@ test('--sample checks that many delivered records', async () => {
 
   const report = JSON.parse((await verify('--sample', '3', '--json')).stdout) as VerifyJson;
   expect(report).toMatchObject({ verified: 3, matching: 3 });
+});
+
+test('a Slack message edited or deleted by hand is reported as changed text or missing', async () => {
+  const slackSync = `slack-${engine.suffix}`;
+  expect(await engine.run(slackSync)).toMatchObject({ status: 'succeeded', succeeded: 3 });
+  expect((await verifySync(slackSync, '--json')).code).toBe(0);
+
+  const message = (name: string) => {
+    const found = engine.slack.messages('#cs-alerts').find((m) => m.text.startsWith(`*${name}*`));
+    if (!found) throw new Error(`no message for ${name}`);
+    return found;
+  };
+  const slackUser = async (method: string, args: Record<string, unknown>) => {
+    const response = await fetch(`${engine.slack.url}${method}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${engine.slack.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+    expect(await response.json()).toMatchObject({ ok: true });
+  };
+  const acme = message('Acme');
+  await slackUser('chat.update', { channel: acme.channel, ts: acme.ts, text: 'resolved, ignore' });
+  const globex = message('Globex');
+  await slackUser('chat.delete', { channel: globex.channel, ts: globex.ts });
+
+  const json = await verifySync(slackSync, '--json');
+  expect(json.code).toBe(3);
+  const report = JSON.parse(json.stdout) as VerifyJson;
+  expect(report).toMatchObject({ verified: 3, matching: 1, missing: [{ key: 'globex' }] });
+  expect(report.changed).toEqual([
+    {
+      key: 'acme',
+      destinationId: `${acme.channel}:${acme.ts}`,
+      fields: [{ field: 'text', sent: '*Acme* is at risk (health 38)', stored: 'resolved, ignore' }],
+    },
+  ]);
 });

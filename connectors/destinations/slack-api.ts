@@ -171,6 +171,28 @@ export class SlackApi {
     await this.call('chat.delete', { channel: channelId, ts });
   }
 
+  /**
+   * The text and blocks of the message at `ts`, or null when the channel no longer has it (deleted
+   * by hand). Slack has no "get message by ts": a history window of exactly that ts is the way.
+   */
+  async message(channelId: string, ts: string): Promise<{ text: string; blocks?: unknown[] } | null> {
+    const result = await this.call('conversations.history', {
+      channel: channelId,
+      latest: ts,
+      oldest: ts,
+      inclusive: true,
+      limit: 1,
+    });
+    const raw = (Array.isArray(result.messages) ? (result.messages as Record<string, unknown>[]) : []).find(
+      (m) => m.ts === ts,
+    );
+    if (!raw) return null;
+    return {
+      text: typeof raw.text === 'string' ? raw.text : '',
+      ...(Array.isArray(raw.blocks) ? { blocks: raw.blocks } : {}),
+    };
+  }
+
   /** Messages of a channel newer than `oldestTs`, newest first, with their metadata. */
   async *history(channelId: string, oldestTs: string): AsyncIterable<HistoryMessage> {
     let cursor: string | undefined;

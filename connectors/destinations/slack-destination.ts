@@ -24,9 +24,12 @@ import {
   type Destination,
   type DestinationConnector,
   type DestinationLimits,
+  type FieldDrift,
   type PreparedRecord,
+  type ReadBackResult,
   type RecordOutcome,
   type RecordToDeliver,
+  type RecordToReadBack,
   type Row,
 } from './destination';
 import {
@@ -75,6 +78,16 @@ function parseDestinationId(id: string | null): { channel: string; ts: string } 
   const at = id?.indexOf(':') ?? -1;
   if (!id || at <= 0) return null;
   return { channel: id.slice(0, at), ts: id.slice(at + 1) };
+}
+
+/** A channel deleted or left since the delivery has lost the message as surely as a deleted message. */
+function missingChannel(error: unknown): null {
+  if (error instanceof SlackApiError && ['channel_not_found', 'not_in_channel'].includes(error.code)) return null;
+  throw error;
+}
+
+function unescapeEntities(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
 function compileSyncTemplates(
@@ -272,6 +285,30 @@ class SlackDestination implements Destination {
     const previous = parseDestinationId(record.destinationId);
     if (previous) await this.deleteMessage(previous);
     return { key: record.key, status: 'succeeded', destinationId: null };
+  }
+
+  async readBack(records: RecordToReadBack[]): Promise<ReadBackResult[]> {
+    const results: ReadBackResult[] = [];
+    for (const record of records) {
+      const at = parseDestinationId(record.destinationId);
+      const stored = at ? await this.api.message(at.channel, at.ts).catch(missingChannel) : null;
+      if (!stored) {
+        results.push({ key: record.key, status: 'missing' });
+        continue;
+      }
+      const payload = record.payload as unknown as SlackPayload;
+      // Slack returns &, < and > escaped as entities whether or not the template escaped them.
+      const fields: FieldDrift[] =
+        unescapeEntities(stored.text) === unescapeEntities(payload.text)
+          ? []
+          : [{ field: 'text', sent: payload.text, stored: stored.text }];
+      if (payload.blocks && JSON.stringify(stored.blocks) !== JSON.stringify(payload.blocks))
+        fields.push({ field: 'blocks', sent: payload.blocks, stored: stored.blocks });
+      results.push(
+        fields.length ? { key: record.key, status: 'changed', fields } : { key: record.key, status: 'matches' },
+      );
+    }
+    return results;
   }
 
   private async deleteMessage(message: { channel: string; ts: string }): Promise<void> {
