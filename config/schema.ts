@@ -54,56 +54,56 @@ export const temporalSchema = z.strictObject({
   apiKey: nonEmpty.optional(),
 });
 
+/**
+ * A `{ type, ... }` entry whose settings belong to the connector its `type` names: an unknown type
+ * names the known ones, and the connector's own schema checks the rest (unknown keys with the
+ * closest known key, when the schema is an object).
+ */
+function typedByConnector<T>(kind: string, schemaOf: (type: string) => z.ZodType | undefined, types: () => string[]) {
+  return z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
+    const schema = schemaOf(value.type);
+    if (!schema) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: `unknown ${kind} type '${value.type}'`,
+        params: { hint: knownNamesHint(`${kind} types`, value.type, types()) },
+      });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const shape = (schema as { shape?: Record<string, unknown> }).shape;
+      const knownKeys = shape ? Object.keys(shape) : undefined;
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue(
+          issue.code === 'unrecognized_keys' && knownKeys ? { ...issue, params: { knownKeys } } : { ...issue },
+        );
+      }
+      return z.NEVER;
+    }
+    return parsed.data as T;
+  });
+}
+
 /** `sources.<name>` after its connector's `configSchema` accepted it (defaults applied). */
 export type SourceConfig = { type: string } & Record<string, unknown>;
 
-/** Each source type owns its settings (connectors/sources/<type>/): unknown keys are errors there. */
-export const sourceSchema = z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
-  const connector = sourceConnectors[value.type];
-  if (!connector) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['type'],
-      message: `unknown source type '${value.type}'`,
-      params: { hint: knownNamesHint('source types', value.type, Object.keys(sourceConnectors)) },
-    });
-    return z.NEVER;
-  }
-  const parsed = connector.configSchema.safeParse(value);
-  if (!parsed.success) {
-    const shape = (connector.configSchema as { shape?: Record<string, unknown> }).shape;
-    const knownKeys = shape ? Object.keys(shape) : undefined;
-    for (const issue of parsed.error.issues) {
-      ctx.addIssue(
-        issue.code === 'unrecognized_keys' && knownKeys ? { ...issue, params: { knownKeys } } : { ...issue },
-      );
-    }
-    return z.NEVER;
-  }
-  return parsed.data as SourceConfig;
-});
+/** Each source type owns its settings (connectors/sources/<type>/). */
+export const sourceSchema = typedByConnector<SourceConfig>(
+  'source',
+  (type) => sourceConnectors[type]?.configSchema,
+  () => Object.keys(sourceConnectors),
+);
 
 /** `destinations.<name>` after its connector's `connectionSchema` accepted it (defaults applied). */
 export type DestinationConnection = { type: string } & Record<string, unknown>;
 
-export const destinationConnectionSchema = z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
-  const connector = destinationConnectors[value.type];
-  if (!connector) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['type'],
-      message: `unknown destination type '${value.type}'`,
-      params: { hint: knownNamesHint('destination types', value.type, Object.keys(destinationConnectors)) },
-    });
-    return z.NEVER;
-  }
-  const parsed = connector.connectionSchema.safeParse(value);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
-    return z.NEVER;
-  }
-  return parsed.data as DestinationConnection;
-});
+export const destinationConnectionSchema = typedByConnector<DestinationConnection>(
+  'destination',
+  (type) => destinationConnectors[type]?.connectionSchema,
+  () => Object.keys(destinationConnectors),
+);
 
 export const modelSchema = z.strictObject({
   source: nameSchema,
