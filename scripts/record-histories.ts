@@ -14,17 +14,11 @@ import type { Client } from '@temporalio/client';
 import { execDuckDb, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { startDevServer } from '../sandbox/temporal-dev-server';
 import { startEngine, type EngineHarness } from '../test/harness/engine';
+import { salesforceSyncYaml } from '../test/harness/sync-yaml';
 
 const LONG_NAME = `Acme ${'Overly Long Company Name '.repeat(4)}`;
 
-const sfSync = (id: string, extra = '') => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }${extra}
-`;
+const sfSync = (id: string, extra = '') => salesforceSyncYaml(id, { extra });
 
 interface Scenario {
   name: string;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 // Long enough that Salesforce rejects it (Name holds 80 characters) and that a whole quote would show.
 const SECRET_NAME = `Acme Confidential ${'x'.repeat(2000)}`;
@@ -17,15 +18,8 @@ afterEach(async () => {
   await engine?.stop();
 });
 
-const syncWithAlert = (id: string, alert: string) => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name }
-    alert: ${alert}
-`;
+const syncWithAlert = (id: string, alert: string) =>
+  salesforceSyncYaml(id, { mapping: '{ name: Name }', extra: `\n    alert: ${alert}` });
 
 async function alertsAfterAFailedRecord(alert: string): Promise<string[]> {
   engine = await startEngine({ generated: 0, syncsYaml: ({ suffix }) => syncWithAlert(`sf-${suffix}`, alert) });

@@ -13,18 +13,12 @@ import { requestRun, runWaiting, waitForRequest } from '../cli/sync-control';
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { runWorkflowId, type RunSummary } from '../workflows/definitions';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 10;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
 
-const sfSync = (id: string) => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
-`;
+const sfSync = (id: string) => salesforceSyncYaml(id);
 
 let engine: EngineHarness;
 let sync: string;

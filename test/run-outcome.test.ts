@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import type { RunSummary } from '../workflows/definitions';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const LONG_NAME = `Acme ${'Overly Long Company Name '.repeat(4)}`;
 
@@ -35,14 +36,8 @@ async function ebb(...args: string[]): Promise<{ code: number; stdout: string }>
   }
 }
 
-const sfSync = (id: string, extra = '') => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c }${extra}
-`;
+const sfSync = (id: string, extra = '') =>
+  salesforceSyncYaml(id, { mapping: '{ name: Name, health: Health_Score__c }', extra });
 
 test('a run with some failed records says so everywhere, its counts add up, and `ebb run --wait` exits 2', async () => {
   engine = await startEngine({ generated: 6, syncsYaml: ({ suffix }) => sfSync(`sf-${suffix}`) });

@@ -16,6 +16,7 @@ import { excerpt } from '../activities/excerpt';
 import { stopProcess } from '../sandbox/temporal-dev-server';
 import { execDuckDb } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 /** The seed accounts get keys, names and MRR no log line or payload could contain by chance. */
 const MARKED = [
@@ -30,15 +31,10 @@ const ROW_VALUES = [...MARKED, REJECTED].flatMap((row) => [row.name, row.mrr]);
 const KEYS = [...MARKED, REJECTED].map((row) => row.key);
 const key = (from: string) => MARKED.find((row) => row.from === from)?.key ?? from;
 
-const sfSync = (id: string, extra: string) => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }${extra}
-    alert: { destination: slack, channel: '#ebb-alerts', failedRecordsThreshold: 1 }
-`;
+const sfSync = (id: string, extra: string) =>
+  salesforceSyncYaml(id, {
+    extra: `${extra}\n    alert: { destination: slack, channel: '#ebb-alerts', failedRecordsThreshold: 1 }`,
+  });
 
 let engine: EngineHarness;
 let worker: ChildProcess | undefined;

@@ -11,19 +11,13 @@ import { DEMO_CHANGES, SEED_ACCOUNTS, execDuckDb, updateDemoAccounts } from '../
 import { ensureSchedules } from '../workers/schedules';
 import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 40;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
 const LONG_NAME = `Acme ${'Overly Long Company Name '.repeat(4)}`;
 
-const sfSync = (id: string, extra = '') => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }${extra}
-`;
+const sfSync = (id: string, extra = '') => salesforceSyncYaml(id, { extra });
 
 let engine: EngineHarness;
 let sync: string;

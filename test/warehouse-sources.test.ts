@@ -16,6 +16,7 @@ import {
 } from './harness/warehouses';
 import { DestinationPool } from '../activities/engine-context';
 import { planRun } from '../activities/plan-run';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const ACCOUNTS = [
   ['acme', 'Acme', 38, 'at-risk', '900.00'],
@@ -44,15 +45,7 @@ const BIG: Record<WarehouseKind, string> = {
   snowflake: '98765432109876543210987654321098765432',
 };
 
-const sfSync = (id: string, options: { model?: string; mode?: string; mapping?: string; externalId?: string } = {}) => `
-  ${id}:
-    model: ${options.model ?? 'account_health'}
-    destination: salesforce
-    object: Account
-    mode: ${options.mode ?? 'upsert'}
-    externalId: ${options.externalId ?? '{ from: account_id, to: External_Id__c }'}
-    mapping: ${options.mapping ?? '{ name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }'}
-`;
+const sfSync = salesforceSyncYaml;
 
 describe.each(testWarehouseKinds())('syncing from %s', (kind) => {
   let engine: EngineHarness;

@@ -6,15 +6,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
-const sfSync = (id: string) => `
-  ${id}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c }
-`;
+const sfSync = (id: string) => salesforceSyncYaml(id, { mapping: '{ name: Name, health: Health_Score__c }' });
 
 let engine: EngineHarness;
 afterEach(async () => {
