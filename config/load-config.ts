@@ -162,7 +162,7 @@ export function loadConfig(file: string, options: LoadConfigOptions = {}): LoadC
         {
           path: '',
           message: `cannot read the config: ${reason}`,
-          hint: 'pass the path of your ebb.yaml, e.g. ebb validate path/to/ebb.yaml',
+          hint: 'pass the path of your ebb.yaml: ebb --config path/to/ebb.yaml <command> (or EBB_CONFIG), or ebb validate path/to/ebb.yaml',
         },
       ],
     };

@@ -96,7 +96,14 @@ export function firstKeyLine(
 /** Adds line and column (from the YAML source) to problems found after loading, which have only a path. */
 export function placeProblems(file: string, problems: ConfigProblem[]): ConfigProblem[] {
   if (problems.every((p) => p.line !== undefined)) return problems;
+  let source: string;
+  try {
+    source = fs.readFileSync(file, 'utf8');
+  } catch {
+    // An unreadable file is itself the problem loadConfig reported; there are no lines to add.
+    return problems;
+  }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter });
+  const doc = parseDocument(source, { lineCounter });
   return problems.map((p) => (p.line !== undefined ? p : { ...p, ...locate(doc, lineCounter, p.path.split('.')) }));
 }

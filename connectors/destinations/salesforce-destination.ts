@@ -81,6 +81,8 @@ export const salesforceConnectionSchema = z
       .strict()
       .optional(),
   })
+  // A misspelt key (`limts`, `loginURL`) would otherwise be dropped silently: report it with the closest key.
+  .strict()
   .superRefine((config, ctx) => {
     if ('accessToken' in config.auth && !config.instanceUrl) {
       ctx.addIssue({

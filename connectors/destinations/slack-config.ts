@@ -12,7 +12,8 @@ const slackLimitsSchema = z.object({
 /** update-in-place (the default) edits a row's message; append posts one per change; mirror also deletes. */
 export const SLACK_MODES = ['update-in-place', 'append', 'mirror'] as const;
 
-export const slackConnectionSchema = z.object({
+// Strict, so a misspelt key (`tokn`, `limts`) is reported with the closest key instead of being dropped.
+export const slackConnectionSchema = z.strictObject({
   type: z.literal('slack'),
   token: z.string().min(1, 'set the bot token (xoxb-...), usually token: ${SLACK_BOT_TOKEN}'),
   /** Another Web API base URL, e.g. the sandbox's http://127.0.0.1:PORT/api/; an empty value means Slack itself. */
