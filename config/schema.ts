@@ -205,13 +205,26 @@ export const baseSyncSchema = z.looseObject({
 
 export const BASE_SYNC_KEYS: readonly string[] = Object.keys(baseSyncSchema.shape);
 
+/** A sync, with the checks that relate its keys to each other. */
+export const syncSchema = baseSyncSchema.superRefine((sync, ctx) => {
+  // Only mirror mode deletes; a limit elsewhere would read as a protection that is not there.
+  if (sync.maxDeletes !== undefined && sync.mode !== 'mirror') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxDeletes'],
+      message: `maxDeletes applies only to mode: mirror, and this sync's mode is ${sync.mode ?? "its destination's default"}`,
+      params: { hint: 'remove maxDeletes, or set mode: mirror if the sync should delete records' },
+    });
+  }
+});
+
 export const ebbConfigSchema = z.strictObject({
   state: stateSchema.default({ path: '.ebb/state.sqlite' }),
   temporal: temporalSchema.default({ address: '127.0.0.1:7233', namespace: 'default' }),
   sources: z.record(nameSchema, sourceSchema).default({}),
   destinations: z.record(nameSchema, destinationConnectionSchema).default({}),
   models: z.record(nameSchema, modelSchema).default({}),
-  syncs: z.record(nameSchema, baseSyncSchema).default({}),
+  syncs: z.record(nameSchema, syncSchema).default({}),
 });
 
 export type EbbConfig = z.infer<typeof ebbConfigSchema>;

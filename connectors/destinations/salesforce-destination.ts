@@ -142,6 +142,9 @@ interface SaveResult {
 /** Errors on a collections request caused by one record's value: isolating the record lets the rest land. */
 const recordValueErrors = new Set(['JSON_PARSER_ERROR', 'INVALID_TYPE_ON_FIELD_IN_RECORD']);
 
+/** How sources write the doubles JSON has no literal for (see connectors/sources/source.ts). */
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
 const numericFieldTypes = new Set(['int', 'double', 'currency', 'percent', 'long']);
 
 /**
@@ -442,7 +445,14 @@ export function createSalesforceDestination(
       const payload: Record<string, unknown> = { [sync.externalId.to]: key };
       for (const [column, field] of Object.entries(sync.mapping)) {
         // null is sent as null on purpose: Salesforce clears the field, matching the model.
-        payload[field] = toJsonValue(row[column]);
+        const value = toJsonValue(row[column]);
+        if (numericFields.has(field) && typeof value === 'string' && NON_FINITE.has(value)) {
+          throw new RecordPreparationError(
+            `Column '${column}' holds ${value}, which the Salesforce number field ${field} cannot store; make the model return null or a number there`,
+            'NOT_A_FINITE_NUMBER',
+          );
+        }
+        payload[field] = value;
       }
       return { key, payload };
     },
@@ -566,6 +576,8 @@ function didYouMean(candidates: string[]): string {
 function toJsonValue(value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (value instanceof Date) return value.toISOString();
+  // Structs, lists and maps go as JSON text: a Salesforce field holds one value, never an object.
+  if (typeof value === 'object') return JSON.stringify(value);
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   return value;
 }
