@@ -18,6 +18,7 @@ import { demoAccounts, SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse
 import { controllerWorkflowId, fullResyncSignal, statusQuery } from '../workflows/definitions';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { salesforceSyncYaml } from './harness/sync-yaml';
+import { mulberry32 } from '../sandbox/seeded-random';
 
 const SEED = Number(process.env.EBB_CRASH_SEED ?? 42);
 const GENERATED = 2996;
@@ -26,18 +27,6 @@ const KILLS = 22;
 const SERVER_RESTARTS = 2;
 const ROOT = path.resolve(__dirname, '..');
 const LOG_DIR = path.join(ROOT, '.test-logs', `crash-suite-${SEED}`);
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same kill schedule. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

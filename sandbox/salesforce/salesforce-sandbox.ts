@@ -46,6 +46,7 @@ import { defaultObjects, describeSObject, type SalesforceObjectDefinition } from
 import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './salesforce-org';
 import { runSoql } from './salesforce-soql';
 import { salesforceId } from './salesforce-record-ids';
+import { mulberry32 } from '../seeded-random';
 
 /**
  * Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s,
@@ -218,18 +219,6 @@ const emptyStats = (): SalesforceSandboxStats => ({
 /** The answering faults in the order a request meets them. */
 const requestFaults = ['dropConnection', 'serverUnavailable', 'htmlErrorPage', 'throttled', 'loseResponse'] as const;
 type RequestFault = (typeof requestFaults)[number];
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same sequence of draws. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const htmlErrorPage = (status: number) => {
   const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBValue, decimalValue, timestampValue } from '@duckdb/node-api';
 import { isDuckDbFileOpen } from '../../connectors/sources/duckdb/duckdb-source';
+import { mulberry32 } from '../seeded-random';
 
 export interface DemoAccount {
   account_id: string;
@@ -197,18 +198,6 @@ function assertExists(file: string): void {
   if (!fs.existsSync(file)) {
     throw new DemoWarehouseError(`No demo warehouse at ${path.resolve(file)}; build it first with buildDemoWarehouse`);
   }
-}
-
-/** A small seeded PRNG: the same seed gives the same accounts on every machine and Node version. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NAME_STEMS = [

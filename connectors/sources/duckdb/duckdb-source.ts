@@ -35,6 +35,7 @@ import {
 } from '@duckdb/node-api';
 import { z } from 'zod';
 import { exactDecimal, exactInteger } from '../exact-values';
+import { literal } from '../model-query';
 import { snapshotTableDdl, type SnapshotTable } from '../warehouse-diff';
 import {
   assertDistinctNames,
@@ -142,7 +143,7 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
       : {
           table: `${SNAPSHOT_DATABASE}.row_snapshots`,
           async prepare() {
-            await run(`attach if not exists ${sqlString(snapshotFile)} as ${SNAPSHOT_DATABASE} (READ_WRITE)`);
+            await run(`attach if not exists ${literal(snapshotFile)} as ${SNAPSHOT_DATABASE} (READ_WRITE)`);
             await run(snapshotTableDdl(`${SNAPSHOT_DATABASE}.row_snapshots`));
           },
           execute: run,
@@ -292,8 +293,6 @@ async function abandon(connection: DuckDBConnection, result: DuckDBResult): Prom
     // An interrupted stream may end with an error instead of an empty chunk; either way it is finished.
   }
 }
-
-const sqlString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
 /** Another process holds the file (or the attached snapshot file) read-write. */
 function isLockConflict(error: unknown): boolean {
