@@ -22,6 +22,8 @@ export interface UnreachableSource {
 export interface WarehouseCheck {
   problems: ConfigProblem[];
   unreachable: UnreachableSource[];
+  /** The columns each checked model selects, in order (a plan hashes them for the warehouse-side diff). */
+  columnsByModel: Record<string, string[]>;
 }
 
 export async function checkConfigAgainstWarehouse(
@@ -78,5 +80,6 @@ export async function checkConfigAgainstWarehouse(
   return {
     problems: [...problems, ...checkConfigAgainstColumns(config, columnsByModel).filter(inScope)],
     unreachable: [...unreachable].map(([source, reason]) => ({ source, reason })),
+    columnsByModel,
   };
 }

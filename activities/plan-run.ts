@@ -24,6 +24,16 @@ const CHUNK_SIZE = 1000;
 /** Staged deletes carry this row hash so that `finish` removes their key from the warehouse's snapshot. */
 export const DELETED_ROW = '';
 
+/**
+ * The model's columns as the config check described them. A model whose SQL does not run fails that
+ * check, so they are always there; hashing no columns would hide every change, hence the throw.
+ */
+function describedColumns(columnsByModel: Record<string, string[]>, model: string): string[] {
+  const columns = columnsByModel[model];
+  if (!columns) throw new Error(`model '${model}' was not described before its plan; this is a bug in ebb`);
+  return columns;
+}
+
 /** Separates the warehouse diff's own columns from the model's row. */
 function splitDiffColumns(diffed: Row): { row: Row; key: string | null; rowHash: string | null } {
   const { [KEY_COLUMN]: key, [ROW_HASH_COLUMN]: rowHash, ...row } = diffed;
@@ -99,7 +109,7 @@ export async function planRun(
   const resolved = pool.resolve(syncId);
   const { sync, model, source: sourceConfig } = resolved;
   // A mapping of a column the model does not select would silently send nulls: fail the run instead.
-  const { problems: configProblems } = await checkConfigAgainstWarehouse(ctx.config, ctx.baseDir, {
+  const { problems: configProblems, columnsByModel } = await checkConfigAgainstWarehouse(ctx.config, ctx.baseDir, {
     syncId,
     unreachable: 'throw',
   });
@@ -164,12 +174,7 @@ export async function planRun(
       ? new WarehouseDiff(source, syncId, {
           modelSql: filteredModelQuery({ modelSql: model.sql, filter: sync.filter }),
           primaryKey: model.primaryKey,
-          columns: (
-            await source.describe(model.sql).catch(async (err: unknown) => {
-              await source.close();
-              throw err;
-            })
-          ).map((c) => c.name),
+          columns: describedColumns(columnsByModel, sync.model),
         })
       : null;
   let changedOnly = false;
