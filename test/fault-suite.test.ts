@@ -12,6 +12,7 @@ import {
   type SalesforceSandbox,
 } from '../sandbox/salesforce/salesforce-sandbox';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const upsertPath = '/composite/sobjects/Account/External_Id__c';
 const accounts = (...keys: string[]) => ({
@@ -125,14 +126,7 @@ describe('a sync under many faults at once', () => {
       // The engine's backoff shape in milliseconds; a fourth retry makes a record locked on every
       // attempt (0.05^5 per record) practically impossible at this size.
       recordRetries: { delaysMs: [20, 40, 80, 160], jitter: 0.25 },
-      syncsYaml: ({ suffix }) => `
-  sf-${suffix}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
-`,
+      syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`),
     });
     sync = `sf-${engine.suffix}`;
   });

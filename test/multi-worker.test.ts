@@ -11,6 +11,7 @@ import { requestRun, waitForRequest } from '../cli/sync-control';
 import { stopProcess } from '../sandbox/temporal-dev-server';
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 196;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
@@ -98,14 +99,8 @@ beforeEach(async () => {
     // Each worker alone could send 2 / 0.1 s = 20 requests/s: only the server's queue limit holds them to RATE.
     salesforce: { faults: { latencyMs: 100 } },
     salesforceLimits: `{ batchSize: ${BATCH_SIZE}, maxConcurrency: 2, requestsPerSecond: ${RATE} }`,
-    syncsYaml: ({ suffix }) => `
-  sf-${suffix}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c }
-`,
+    syncsYaml: ({ suffix }) =>
+      salesforceSyncYaml(`sf-${suffix}`, { mapping: '{ name: Name, health: Health_Score__c }' }),
   });
 });
 

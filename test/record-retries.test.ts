@@ -7,6 +7,7 @@ import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from '../ac
 import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 10;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
@@ -20,14 +21,7 @@ describe('in-run record retries through the engine', () => {
     engine = await startEngine({
       generated: GENERATED,
       recordRetries: { delaysMs: [20, 40, 80], jitter: 0.25 },
-      syncsYaml: ({ suffix }) => `
-  sf-${suffix}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
-`,
+      syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`),
     });
     sync = `sf-${engine.suffix}`;
   });

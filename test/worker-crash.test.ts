@@ -9,6 +9,7 @@ import { requestRun, waitForRequest } from '../cli/sync-control';
 import { stopProcess } from '../sandbox/temporal-dev-server';
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 150;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
@@ -38,14 +39,8 @@ beforeEach(async () => {
     // Small, slow batches so the kill lands mid-run.
     salesforce: { faults: { latencyMs: 120 } },
     salesforceLimits: '{ batchSize: 5, maxConcurrency: 2, requestsPerSecond: 20 }',
-    syncsYaml: ({ suffix }) => `
-  sf-${suffix}:
-    model: account_health
-    destination: salesforce
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c }
-`,
+    syncsYaml: ({ suffix }) =>
+      salesforceSyncYaml(`sf-${suffix}`, { mapping: '{ name: Name, health: Health_Score__c }' }),
   });
 });
 
