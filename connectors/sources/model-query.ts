@@ -6,6 +6,11 @@
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
+/** A model is wrapped in a subquery, where a closing `;` would be a syntax error. */
+export function withoutTrailingSemicolons(sql: string): string {
+  return sql.replace(/[\s;]+$/, '');
+}
+
 export interface ModelQueryInput {
   modelSql: string;
   primaryKey: string;
@@ -18,7 +23,7 @@ export function filteredModelQuery(input: Omit<ModelQueryInput, 'primaryKey'>): 
   const where: string[] = [];
   if (input.filter) where.push(`(${input.filter})`);
   if (input.cursor?.after != null) where.push(`${ident(input.cursor.column)} > ${literal(input.cursor.after)}`);
-  const model = input.modelSql.trim().replace(/;+\s*$/, '');
+  const model = withoutTrailingSemicolons(input.modelSql.trim());
   return `select * from (${model}) as ebb_model` + (where.length ? ` where ${where.join(' and ')}` : '');
 }
 

@@ -24,6 +24,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Pool, type CustomTypesConfig, type FieldDef, type PoolClient } from 'pg';
 import Cursor from 'pg-cursor';
 import { z } from 'zod';
+import { withoutTrailingSemicolons } from '../model-query';
 import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import {
   assertDistinctNames,
@@ -320,7 +321,7 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
         await begin(client, undefined);
         // `limit 0` lets the server plan the query and describe its columns without producing a row.
         const empty = await client
-          .query({ text: `select * from (${withoutTrailingSemicolon(sql)}\n) as ebb_model limit 0`, rowMode: 'array' })
+          .query({ text: `select * from (${withoutTrailingSemicolons(sql)}\n) as ebb_model limit 0`, rowMode: 'array' })
           .catch((error: unknown) => {
             throw postgresError(error, { where, sql });
           });
@@ -408,9 +409,4 @@ function rowObject(names: string[], values: unknown[]): Row {
   const row: Row = {};
   names.forEach((name, i) => (row[name] = values[i]));
   return row;
-}
-
-/** The model is wrapped in a subquery to describe it, where a closing `;` would be a syntax error. */
-function withoutTrailingSemicolon(sql: string): string {
-  return sql.replace(/[\s;]+$/, '');
 }

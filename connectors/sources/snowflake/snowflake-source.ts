@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { withoutTrailingSemicolons } from '../model-query';
 import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import { assertDistinctNames, messageOf, SourceError, TransientSourceError } from '../source';
 import type { ColumnInfo, Row, Source, SourceConnector, SourceContext } from '../source';
@@ -145,7 +146,7 @@ export function createSnowflakeSource(config: SnowflakeSourceSettings, context: 
     async describe(sql) {
       const current = await session();
       // limit 0 lets Snowflake compile the query and return its columns without reading a row.
-      const statement = await run(current, `select * from (${stripSemicolons(sql)}) limit 0`, false);
+      const statement = await run(current, `select * from (${withoutTrailingSemicolons(sql.trim())}) limit 0`, false);
       const columns: ColumnInfo[] = (statement.getColumns() ?? []).map((column) => ({
         name: column.getName(),
         type: snowflakeTypeName(column),
@@ -167,7 +168,7 @@ export function createSnowflakeSource(config: SnowflakeSourceSettings, context: 
         `alter session set QUERY_TAG = ${literal(label ?? '')} STATEMENT_TIMEOUT_IN_SECONDS = ${config.statementTimeoutSeconds}`,
         false,
       );
-      const statement = await run(current, stripSemicolons(sql), true);
+      const statement = await run(current, withoutTrailingSemicolons(sql.trim()), true);
       const columns = statement.getColumns() ?? [];
       const names = columns.map((column) => column.getName());
       assertDistinctNames(names, sql);
@@ -245,10 +246,6 @@ function privateKeyText(config: SnowflakeSourceSettings, context: SourceContext)
  */
 function normalizePem(pem: string): string {
   return pem.replace(/\\n/g, '\n').trim() + '\n';
-}
-
-function stripSemicolons(sql: string): string {
-  return sql.trim().replace(/;+\s*$/, '');
 }
 
 function literal(value: string): string {
