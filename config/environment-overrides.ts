@@ -25,6 +25,7 @@ export function applyEnvironmentOverrides(
     },
     state: {
       path: set('EBB_STATE_PATH') ?? config.state.path,
+      retention: config.state.retention,
       ...((set('EBB_STATE_URL') ?? config.state.url) ? { url: set('EBB_STATE_URL') ?? config.state.url } : {}),
     },
   };

@@ -25,6 +25,15 @@ export const stateSchema = z.strictObject({
   path: nonEmpty.default('.ebb/state.sqlite'),
   /** postgres:// URL of a shared state store; when set, `path` is unused. */
   url: nonEmpty.optional(),
+  /** How long per-record results are kept (state/retention.ts; runs' summaries stay forever). */
+  retention: z
+    .strictObject({
+      /** Results of at most each sync's latest N runs. */
+      runs: z.number().int().positive().default(100),
+      /** Results of no run started more than D days ago. */
+      days: z.number().positive().default(30),
+    })
+    .default({ runs: 100, days: 30 }),
 });
 
 /** TLS to the Temporal frontend; file paths are relative to ebb.yaml. `tls: true` uses the system's CAs. */
@@ -219,7 +228,7 @@ export const syncSchema = baseSyncSchema.superRefine((sync, ctx) => {
 });
 
 export const ebbConfigSchema = z.strictObject({
-  state: stateSchema.default({ path: '.ebb/state.sqlite' }),
+  state: stateSchema.default({ path: '.ebb/state.sqlite', retention: { runs: 100, days: 30 } }),
   temporal: temporalSchema.default({ address: '127.0.0.1:7233', namespace: 'default' }),
   sources: z.record(nameSchema, sourceSchema).default({}),
   destinations: z.record(nameSchema, destinationConnectionSchema).default({}),
