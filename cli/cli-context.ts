@@ -3,46 +3,114 @@
  * connection details from ebb.yaml's `temporal:` block (address, namespace, tls, apiKey) or the
  * environment: EBB_TEMPORAL_ADDRESS, EBB_TEMPORAL_NAMESPACE, EBB_TASK_QUEUE,
  * EBB_TEMPORAL_TLS_CERT / EBB_TEMPORAL_TLS_KEY (mTLS file paths), EBB_TEMPORAL_API_KEY (Temporal Cloud).
+ *
+ * The Temporal address comes from, in order: `--temporal-address`, EBB_TEMPORAL_ADDRESS, ebb.yaml's
+ * `temporal.address`, a running `ebb dev` (.ebb/dev.json), and 127.0.0.1:7233.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { parse as parseYaml } from 'yaml';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
-import { openStateStore, type StateStore } from '../state/state-store';
+import type { StateStore } from '../state/state-store';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
-import { temporalConnectionOptions } from './temporal-connection';
+import { findDevEnvironment } from './dev-environment-file';
+import {
+  TemporalUnreachableError,
+  temporalAddressFlag,
+  temporalConnectionOptions,
+  type AddressSource,
+} from './temporal-connection';
 
 export interface CliContext {
   configFile: string;
   baseDir: string;
   config: EbbConfig;
   taskQueue: string;
+  /** Where `config.temporal.address` came from, for messages about it. */
+  addressSource: AddressSource;
 }
+
+/** How long the CLI waits for the Temporal frontend before saying it cannot reach it. */
+export const TEMPORAL_CONNECT_TIMEOUT_MS = 5_000;
 
 export function defaultConfigFile(): string {
   return process.env.EBB_CONFIG ?? 'ebb.yaml';
 }
 
+function yamlNamesAddress(file: string): boolean {
+  try {
+    const raw = parseYaml(fs.readFileSync(file, 'utf8')) as { temporal?: { address?: unknown } } | null;
+    return raw?.temporal?.address !== undefined;
+  } catch {
+    // The config loader reports an unreadable or invalid file with its own message.
+    return false;
+  }
+}
+
 export function loadCliContext(configFile: string = defaultConfigFile()): CliContext {
-  const file = path.resolve(configFile);
-  const config = loadConfigOrThrow(file);
+  let file = path.resolve(configFile);
+  const configDefaulted = configFile === 'ebb.yaml' && !process.env.EBB_CONFIG && !fs.existsSync(file);
+  let address = temporalAddressFlag();
+  let addressSource: AddressSource = address
+    ? 'flag'
+    : process.env.EBB_TEMPORAL_ADDRESS
+      ? 'env'
+      : !configDefaulted && yamlNamesAddress(file)
+        ? 'config'
+        : 'default';
+  if (addressSource === 'default') {
+    const found = findDevEnvironment();
+    if (found) {
+      const { dev } = found;
+      // Fill in only what the user has not set: an exported variable still wins.
+      for (const [name, value] of Object.entries(dev.env))
+        if (process.env[name] === undefined) process.env[name] = value;
+      if (configDefaulted) file = dev.config;
+      addressSource = 'dev';
+      process.stderr.write(
+        `ebb: using the running \`ebb dev\` (${path.relative(process.cwd(), found.file) || found.file}): ` +
+          `Temporal at ${dev.temporal.address}${configDefaulted ? `, config ${path.relative(process.cwd(), file)}` : ''}\n`,
+      );
+      address = dev.temporal.address;
+    }
+  }
+  const loaded = loadConfigOrThrow(file);
+  const config = address ? { ...loaded, temporal: { ...loaded.temporal, address } } : loaded;
   return {
     configFile: file,
     baseDir: path.dirname(file),
     config,
     taskQueue: process.env.EBB_TASK_QUEUE ?? CONTROLLER_TASK_QUEUE,
+    addressSource,
   };
 }
 
 export async function openStore(ctx: CliContext): Promise<StateStore> {
+  const { openStateStore } = await import('../state/state-store');
   return openStateStore(
     ctx.config.state.url ? { url: ctx.config.state.url } : { path: path.resolve(ctx.baseDir, ctx.config.state.path) },
   );
 }
 
 export async function connectClient(ctx: CliContext): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect(temporalConnectionOptions(ctx.config.temporal, ctx.baseDir));
+  const { Client, Connection } = await import('@temporalio/client');
+  let connection;
+  try {
+    connection = await Connection.connect({
+      ...temporalConnectionOptions(ctx.config.temporal, ctx.baseDir),
+      connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS,
+    });
+  } catch (err) {
+    throw new TemporalUnreachableError(
+      ctx.config.temporal.address,
+      ctx.addressSource,
+      TEMPORAL_CONNECT_TIMEOUT_MS,
+      err,
+    );
+  }
   return {
     client: new Client({ connection, namespace: ctx.config.temporal.namespace }),
     close: () => connection.close(),
@@ -50,5 +118,10 @@ export async function connectClient(ctx: CliContext): Promise<{ client: Client; 
 }
 
 export async function connectNative(ctx: CliContext): Promise<NativeConnection> {
-  return NativeConnection.connect(temporalConnectionOptions(ctx.config.temporal, ctx.baseDir));
+  const { NativeConnection } = await import('@temporalio/worker');
+  try {
+    return await NativeConnection.connect(temporalConnectionOptions(ctx.config.temporal, ctx.baseDir));
+  } catch (err) {
+    throw new TemporalUnreachableError(ctx.config.temporal.address, ctx.addressSource, null, err);
+  }
 }

@@ -16,10 +16,12 @@ import { openStateStore, type StateStore } from '../state/state-store';
 import { ensureSchedules } from '../workers/schedules';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
+import { packageRoot } from './dev-environment-file';
 import { say } from './output';
 import { quietTemporalLogs } from './runtime-logging';
 
-const ROOT = path.resolve(__dirname, '..');
+// From dist/cli as from cli/: the package's own folder, where examples/ and .ebb/ are.
+const ROOT = packageRoot();
 export const DEMO_CONFIG = path.join(ROOT, 'examples', 'ebb.yaml');
 
 export interface DevEnvironment {

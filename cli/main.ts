@@ -2,19 +2,30 @@
  * The `ebb` CLI: every command, its help and its options in one table; handlers receive parsed
  * options, never argv. Only this file (and bin/ebb.js) ends the process.
  *
- * Handlers are imported eagerly: bin/ebb.js runs TypeScript through tsx's CommonJS hook, under
- * which a lazy `import()` of a .ts file is not resolvable.
+ * A command's handler, with the heavy modules it needs (Temporal's worker, DuckDB, jsforce, the
+ * state store), is loaded only when that command runs, so `ebb --help` starts in a fraction of a
+ * second. The loading is `require`, not `import()`: tsc and jest turn `import()` into `require`
+ * anyway, but tsx's CommonJS hook (bin/ebb.js without a build) leaves it a native ESM import, which
+ * cannot resolve a .ts file.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy handlers, see above */
 import { Command, InvalidArgumentError } from 'commander';
-import { devCommand } from './dev-environment';
 import { ExitError } from './exit-error';
-import { recordsCommand, runsCommand, statusCommand } from './commands/inspect';
-import { pauseCommand } from './commands/pause';
-import { planCommand } from './commands/plan';
-import { runCommand } from './commands/run';
-import { validateCommand } from './commands/validate';
-import { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE, verifyCommand } from './commands/verify';
-import { workerCommand } from './commands/worker';
+import { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE } from './commands/verify-options';
+import { useTemporalAddressFlag } from './temporal-connection';
+
+const handlers = {
+  dev: () => require('./dev-environment') as typeof import('./dev-environment'),
+  inspect: () => require('./commands/inspect') as typeof import('./commands/inspect'),
+  pause: () => require('./commands/pause') as typeof import('./commands/pause'),
+  plan: () => require('./commands/plan') as typeof import('./commands/plan'),
+  prune: () => require('./commands/prune') as typeof import('./commands/prune'),
+  run: () => require('./commands/run') as typeof import('./commands/run'),
+  validate: () => require('./commands/validate') as typeof import('./commands/validate'),
+  verify: () => require('./commands/verify') as typeof import('./commands/verify'),
+  worker: () => require('./commands/worker') as typeof import('./commands/worker'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -32,9 +43,14 @@ const queueList = (value: string): string[] => {
 };
 
 export function buildProgram(): Command {
-  const program = new Command('ebb')
+  const program: Command = new Command('ebb')
     .description('Reverse ETL on Temporal: sync modelled warehouse rows to Salesforce, Slack and more.')
     .option('-c, --config <file>', 'ebb.yaml to use (env EBB_CONFIG)', process.env.EBB_CONFIG ?? 'ebb.yaml')
+    .option(
+      '--temporal-address <host:port>',
+      'Temporal frontend (else EBB_TEMPORAL_ADDRESS, temporal.address in ebb.yaml, a running `ebb dev`, 127.0.0.1:7233)',
+    )
+    .hook('preAction', (): void => useTemporalAddressFlag(program.opts<{ temporalAddress?: string }>().temporalAddress))
     .showHelpAfterError();
   const config = (): string => program.opts<{ config: string }>().config;
 
@@ -43,7 +59,7 @@ export function buildProgram(): Command {
     .description('check ebb.yaml and report every problem at once')
     .option('--json', 'machine-readable output')
     .action(async (file: string | undefined, o: { json?: boolean }) =>
-      validateCommand({ file: file ?? config(), json: o.json }),
+      handlers.validate().validateCommand({ file: file ?? config(), json: o.json }),
     );
 
   program
@@ -58,7 +74,9 @@ export function buildProgram(): Command {
       'after',
       '\nExamples:\n  ebb worker                             # every queue\n  ebb worker --queues engine,salesforce  # the engine and Salesforce deliveries\n  ebb worker --queues salesforce,slack   # deliveries only',
     )
-    .action(async (o: { queues?: string[] }) => workerCommand({ config: config(), queues: o.queues }));
+    .action(async (o: { queues?: string[] }) =>
+      handlers.worker().workerCommand({ config: config(), queues: o.queues }),
+    );
 
   program
     .command('run <sync>')
@@ -72,7 +90,7 @@ export function buildProgram(): Command {
       '\nExamples:\n  ebb run accounts-to-sf --wait\n  ebb run accounts-to-sf --allow-deletes --wait',
     )
     .action(async (sync: string, o: { full?: boolean; wait?: boolean; allowDeletes?: boolean; json?: boolean }) =>
-      runCommand({
+      handlers.run().runCommand({
         config: config(),
         sync,
         kind: o.full ? 'full' : 'incremental',
@@ -89,7 +107,9 @@ export function buildProgram(): Command {
     .option('--allow-deletes', 'mirror mode: confirm that this run may delete more records than maxDeletes allows')
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { wait?: boolean; allowDeletes?: boolean; json?: boolean }) =>
-      runCommand({ config: config(), sync, kind: 'full', wait: o.wait, allowDeletes: o.allowDeletes, json: o.json }),
+      handlers
+        .run()
+        .runCommand({ config: config(), sync, kind: 'full', wait: o.wait, allowDeletes: o.allowDeletes, json: o.json }),
     );
 
   program
@@ -101,7 +121,9 @@ export function buildProgram(): Command {
     .option('--wait', 'wait for the run and print its results')
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { run?: number; wait?: boolean; json?: boolean }) =>
-      runCommand({ config: config(), sync, kind: 'replay', runNumber: o.run, wait: o.wait, json: o.json }),
+      handlers
+        .run()
+        .runCommand({ config: config(), sync, kind: 'replay', runNumber: o.run, wait: o.wait, json: o.json }),
     );
 
   program
@@ -110,7 +132,7 @@ export function buildProgram(): Command {
     .option('--full', 'plan a full resync')
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { full?: boolean; json?: boolean }) =>
-      planCommand({ config: config(), sync, ...o }),
+      handlers.plan().planCommand({ config: config(), sync, ...o }),
     );
 
   program
@@ -122,7 +144,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  ebb verify accounts-to-sf --sample 1000')
     .action(async (sync: string, o: { sample: number; json?: boolean }) =>
-      verifyCommand({ config: config(), sync, ...o }),
+      handlers.verify().verifyCommand({ config: config(), sync, ...o }),
     );
 
   program
@@ -130,7 +152,7 @@ export function buildProgram(): Command {
     .description('state of every sync (or one): paused, running, last run, overdue')
     .option('--json', 'machine-readable output')
     .action(async (sync: string | undefined, o: { json?: boolean }) =>
-      statusCommand({ config: config(), sync, json: o.json }),
+      handlers.inspect().statusCommand({ config: config(), sync, json: o.json }),
     );
 
   program
@@ -139,7 +161,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'how many runs', positiveInt, 20)
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { limit: number; json?: boolean }) =>
-      runsCommand({ config: config(), sync, ...o }),
+      handlers.inspect().runsCommand({ config: config(), sync, ...o }),
     );
 
   program
@@ -151,24 +173,37 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  ebb records accounts-to-sf --failed')
     .action(async (sync: string, o: { run?: number; failed?: boolean; limit: number; json?: boolean }) =>
-      recordsCommand({ config: config(), sync, ...o }),
+      handlers.inspect().recordsCommand({ config: config(), sync, ...o }),
+    );
+
+  program
+    .command('prune [sync]')
+    .description(
+      'apply state.retention now: delete per-record results it no longer keeps (every sync, or one) and give the space back; workers also do it after each run',
+    )
+    .option('--dry-run', 'count what would be deleted; delete nothing')
+    .option('--vacuum', 'SQLite: rewrite the store file once (VACUUM) so free pages go back to the disk from then on')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  ebb prune --dry-run\n  ebb prune accounts-to-sf\n  ebb prune --vacuum')
+    .action(async (sync: string | undefined, o: { dryRun?: boolean; vacuum?: boolean; json?: boolean }) =>
+      handlers.prune().pruneCommand({ config: config(), sync, ...o }),
     );
 
   program
     .command('pause <sync>')
     .description('stop scheduled runs until resume')
-    .action(async (sync: string) => pauseCommand({ config: config(), sync, paused: true }));
+    .action(async (sync: string) => handlers.pause().pauseCommand({ config: config(), sync, paused: true }));
   program
     .command('resume <sync>')
     .description('resume a paused sync')
-    .action(async (sync: string) => pauseCommand({ config: config(), sync, paused: false }));
+    .action(async (sync: string) => handlers.pause().pauseCommand({ config: config(), sync, paused: false }));
 
   program
     .command('dev')
     .description(
       'run a local Temporal dev server (with UI), the Salesforce and Slack sandboxes, the demo warehouse and a worker',
     )
-    .action(async () => devCommand());
+    .action(async () => handlers.dev().devCommand());
 
   return program;
 }
@@ -195,9 +230,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ends the process with `code` once stdout and stderr have drained: a pipe (`ebb records --json | jq`)
+ * takes 64 KiB at a time, and exiting at once would drop whatever is still queued. A reader that
+ * went away (`| head`) wants nothing more.
+ */
+export function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(code);
+    });
+    stream.write('', done);
+  }
+}
+
 if (require.main === module) {
-  main(process.argv).then(
-    (code) => process.exit(code),
-    () => process.exit(70),
-  );
+  main(process.argv).then(exitAfterOutput, () => exitAfterOutput(70));
 }

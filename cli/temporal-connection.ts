@@ -29,6 +29,50 @@ export class TemporalTlsFileError extends Error {
   }
 }
 
+/** Where the Temporal address came from, named in messages so a person knows what to change. */
+export type AddressSource = 'flag' | 'env' | 'config' | 'dev' | 'default';
+
+const ADDRESS_SOURCES: Record<AddressSource, string> = {
+  flag: 'from --temporal-address',
+  env: 'from EBB_TEMPORAL_ADDRESS',
+  config: "from ebb.yaml's temporal.address",
+  dev: 'from the running `ebb dev` (.ebb/dev.json)',
+  default:
+    'the default: no --temporal-address, EBB_TEMPORAL_ADDRESS, temporal.address in ebb.yaml or running `ebb dev`',
+};
+
+let addressFlag: string | undefined;
+
+/** `--temporal-address`, set by cli/main.ts before a command runs (it outranks every other source). */
+export function useTemporalAddressFlag(address: string | undefined): void {
+  addressFlag = address;
+}
+
+export function temporalAddressFlag(): string | undefined {
+  return addressFlag;
+}
+
+/** No Temporal frontend answered at the address the CLI chose. */
+export class TemporalUnreachableError extends Error {
+  constructor(
+    readonly address: string,
+    readonly source: AddressSource,
+    timeoutMs: number | null,
+    cause: unknown,
+  ) {
+    const reason =
+      cause instanceof Error ? (cause.cause instanceof Error ? cause.cause : cause).message : String(cause);
+    super(
+      `cannot reach Temporal at ${address} (${ADDRESS_SOURCES[source]})` +
+        `${timeoutMs === null ? '' : ` within ${timeoutMs / 1000}s`}: ${reason.split('\n')[0]}\n` +
+        '  start a local one with `npm run dev` (or `npx ebb dev`), or point ebb at yours with ' +
+        '--temporal-address host:port, EBB_TEMPORAL_ADDRESS or temporal.address in ebb.yaml',
+      { cause },
+    );
+    this.name = 'TemporalUnreachableError';
+  }
+}
+
 type TlsOption = NonNullable<ConnectionOptions['tls']>;
 type TlsSettings = Exclude<TlsOption, boolean>;
 

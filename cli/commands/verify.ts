@@ -10,10 +10,9 @@ import { loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
 import { excerpt, printJson, printTable, say } from '../output';
 
-/** Distinct from 1 (ebb failed) and 2 (a run delivered with failures), so scripts can tell drift apart. */
-export const VERIFY_DRIFT_EXIT_CODE = 3;
+import { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE } from './verify-options';
 
-export const DEFAULT_VERIFY_SAMPLE = 200;
+export { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE };
 
 export async function verifyCommand(options: {
   config?: string;
