@@ -6,6 +6,7 @@ import type { Run } from '../state/state-store';
 import type { RunKind, RunSummary } from '../workflows/definitions';
 import { resolveSync } from '../config/load-config';
 import { runOutcome } from '../state/run-outcome';
+import { pruneAfterRun } from '../state/retention';
 import { openSource } from '../connectors/sources/registry';
 import { WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import type { EngineContext } from './engine-context';
@@ -31,6 +32,7 @@ export async function finishRun(
     if (maxCursor !== null && !anyFailed) await store.setCursor(syncId, maxCursor);
   }
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
+  await pruneAfterRun(store, syncId, ctx.config.state.retention, options.onProgress);
   return { ...toRunSummary(run), cursor: await store.getCursor(syncId) };
 }
 

@@ -90,6 +90,9 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
   } else {
     fs.mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true });
     const sqlite = new Database(config.path);
+    // Only a new file takes this (before its first table): free pages can then go back to the file
+    // system after a prune (state/retention.ts); an older store needs `ebb prune --vacuum` once.
+    sqlite.pragma('auto_vacuum = INCREMENTAL');
     // WAL lets the CLI read while a worker writes; busy_timeout rides out short write locks between processes.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 10000');
@@ -108,11 +111,15 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
       },
     );
   }
-  return new StateStore(db);
+  return new StateStore(db, 'url' in config ? 'postgres' : 'sqlite');
 }
 
 export class StateStore {
-  constructor(readonly db: Kysely<StateTables>) {}
+  constructor(
+    readonly db: Kysely<StateTables>,
+    /** SQLite-only upkeep (WAL checkpoints, vacuum) checks this. */
+    readonly backend: 'sqlite' | 'postgres',
+  ) {}
 
   async close(): Promise<void> {
     await this.db.destroy();
