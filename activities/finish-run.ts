@@ -33,7 +33,13 @@ export async function finishRun(
   }
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
   await pruneAfterRun(store, syncId, ctx.config.state.retention, options.onProgress);
-  return { ...toRunSummary(run), cursor: await store.getCursor(syncId) };
+  // Codes, counts and keys only: the messages may quote row values and stay in `ebb records`.
+  const failureReasons = run.failed > 0 ? await store.failureReasons(syncId, runNumber, FAILURE_KEYS_PER_CODE) : [];
+  return {
+    ...toRunSummary(run),
+    cursor: await store.getCursor(syncId),
+    ...(failureReasons.length ? { failureReasons: failureReasons.slice(0, FAILURE_CODES) } : {}),
+  };
 }
 
 /**
@@ -68,6 +74,9 @@ async function saveWarehouseSnapshots(
 }
 
 const PAGE = 1000;
+/** Enough to recognise a pattern in the UI while keeping the run's result small. */
+const FAILURE_KEYS_PER_CODE = 3;
+const FAILURE_CODES = 10;
 
 export function toRunSummary(run: Run): Omit<RunSummary, 'cursor'> {
   return {

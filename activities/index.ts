@@ -4,7 +4,14 @@
  */
 import { heartbeat } from '@temporalio/activity';
 import { countingRequests } from '../connectors/destinations/request-counter';
-import { allocateRun, describeSync, triggerController } from './controller-activities';
+import {
+  allocateRun,
+  checkReplay,
+  describeSync,
+  schedulePaused,
+  setSchedulePaused,
+  triggerController,
+} from './controller-activities';
 import { deliverBatch, type DeliverInput } from './deliver-batch';
 import { DestinationPool, type EngineContext } from './engine-context';
 import { finishRun, type FinishInput } from './finish-run';
@@ -18,6 +25,9 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
       allocateRun(ctx, input),
     describeSync: (input: { syncId: string }) => describeSync(ctx, pool, input),
     triggerController: (input: { syncId: string; source: 'schedule' | 'manual' }) => triggerController(ctx, input),
+    setSchedulePaused: (input: { syncId: string; paused: boolean }) => setSchedulePaused(ctx, input),
+    schedulePaused: (input: { syncId: string }) => schedulePaused(ctx, input),
+    checkReplay: (input: { syncId: string; runNumber: number }) => checkReplay(ctx, input),
     // Samples exist only for `ebb plan`; they hold row values and must never reach workflow history.
     // A real run's deletion guard throws instead of reporting.
     planRun: async (input: RunInput) => {

@@ -13,7 +13,7 @@ import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-san
 import { freePort, startDevServer, type DevServer } from '../sandbox/temporal-dev-server';
 import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
 import { openStateStore, type StateStore } from '../state/state-store';
-import { ensureSchedules } from '../workers/schedules';
+import { reconcileSyncs } from '../workers/reconcile-syncs';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
 import { packageRoot } from './dev-environment-file';
@@ -84,7 +84,8 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
   const client = new Client({ connection, namespace: server.namespace });
   const native = await NativeConnection.connect({ address: server.address });
   const taskQueue = CONTROLLER_TASK_QUEUE;
-  await ensureSchedules(client, config, taskQueue);
+  // Every sync's controller exists from here on, so the UI lists them before any schedule fires.
+  await reconcileSyncs(client, config, taskQueue);
   const workers = await startWorkers({
     config,
     baseDir: path.dirname(DEMO_CONFIG),
@@ -133,9 +134,8 @@ export function printDevEndpoints(env: DevEnvironment): void {
   say(`  export SLACK_BOT_TOKEN=${env.slack.token} SLACK_API_URL=${env.slack.url}`);
   say('  npx ebb run accounts-to-sf --wait');
   say(
-    'Or in the UI: start workflow type `syncController` with id `sync/accounts-to-sf`, task queue `ebb`, input {"syncId":"accounts-to-sf"},',
+    'Or in the UI: open workflow `sync/accounts-to-sf` and send it the signal or update runNow, fullResync, replayFailed, pause or resume.',
   );
-  say('then send it the signals runNow, fullResync, replayFailed, pause or resume.');
 }
 
 export async function devCommand(): Promise<void> {

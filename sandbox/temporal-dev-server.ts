@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { searchAttributeFlags } from '../workflows/search-attributes';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -84,6 +85,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   for (const [k, v] of Object.entries(options.dynamicConfig ?? {}))
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  // ebb's search attributes, so the UI can filter syncs by outcome (workflows/search-attributes.ts).
+  for (const flag of searchAttributeFlags()) args.push('--search-attribute', flag);
 
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');

@@ -712,4 +712,37 @@ export class StateStore {
   get sql() {
     return sql;
   }
+
+  /**
+   * A run's failed records grouped by error code, largest group first, with the first few keys of
+   * each: what the Temporal UI shows of a run's failures (codes, counts and keys; never messages,
+   * which may quote row values).
+   */
+  async failureReasons(
+    syncId: string,
+    runNumber: number,
+    keysPerCode = 3,
+  ): Promise<Array<{ code: string; count: number; keys: string[] }>> {
+    const groups = await this.db
+      .selectFrom('record_results')
+      .select(['error_code', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('status', '=', 'failed')
+      .groupBy('error_code')
+      .execute();
+    const out = [];
+    for (const g of groups) {
+      let q = this.db
+        .selectFrom('record_results')
+        .select('key')
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .where('status', '=', 'failed');
+      q = g.error_code === null ? q.where('error_code', 'is', null) : q.where('error_code', '=', g.error_code);
+      const keys = await q.orderBy('key').limit(keysPerCode).execute();
+      out.push({ code: g.error_code ?? 'UNKNOWN', count: Number(g.n), keys: keys.map((k) => k.key) });
+    }
+    return out.sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+  }
 }

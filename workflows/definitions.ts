@@ -27,6 +27,33 @@ export interface ControllerInput {
   carried?: ControllerState;
 }
 
+/** What a sync moves where, for the Temporal UI's summaries (config names only, never values). */
+export interface SyncDescription {
+  scheduleIntervalMs: number | null;
+  /** 'account_health -> salesforce Account, upsert by External_Id__c'; absent in old histories. */
+  summary?: string;
+  /** The destination connection's name (search attribute EbbDestination). */
+  destination?: string;
+  /** The server has ebb's search attributes (workflows/search-attributes.ts): workflows may write them. */
+  searchAttributes?: boolean;
+  /** The sync has a Temporal Schedule whose pause is the sync's pause (workers/schedules.ts). */
+  hasSchedule?: boolean;
+}
+
+/** Failed records of a run with one error code: how many, and the first few keys (ids, never values). */
+export interface FailureReason {
+  code: string;
+  count: number;
+  keys: string[];
+}
+
+/** A request the controller refused, kept (the last few) in its details so the person who sent it sees why. */
+export interface RejectedRequest {
+  name: string;
+  reason: string;
+  at: string;
+}
+
 export interface PendingRun {
   kind: RunKind;
   replayOfRun: number | null;
@@ -63,6 +90,8 @@ export interface RunSummary {
   error: string | null;
   /** The cursor after this run (cursor mode: the upper end of the rows read). */
   cursor: string | null;
+  /** The run's failed records by error code (absent before runs reported them). */
+  failureReasons?: FailureReason[];
 }
 
 export interface ControllerState {
@@ -76,6 +105,14 @@ export interface ControllerState {
   skippedWhilePaused: number;
   startedAt: string | null;
   cursor?: string | null;
+  /** Who paused the sync: a person through ebb or a signal, or its Schedule paused in the Temporal UI. */
+  pausedBy?: 'signal' | 'schedule';
+  /** The last requests refused, newest last (bounded: see MAX_REJECTED). */
+  rejected?: RejectedRequest[];
+  /** The highest run number this controller started (unknown for controllers older than this field). */
+  lastRunNumber?: number;
+  /** Recent runs that left failed or invalid records, newest last: what a replay can re-send. */
+  runsWithFailures?: number[];
 }
 
 export interface CurrentRun {
@@ -102,6 +139,8 @@ export interface SyncStatus {
   requestSeq: number;
   completedThroughSeq: number;
   skippedWhilePaused: number;
+  pausedBy?: 'signal' | 'schedule';
+  rejected?: RejectedRequest[];
 }
 
 export interface RunInput {
@@ -113,6 +152,8 @@ export interface RunInput {
   allowDeletes?: boolean;
   /** Set when a long run continues as new: its plan is done and batches before `nextBatch` delivered. */
   resume?: { plan: PlannedRun; nextBatch: number; progress: RunProgress };
+  /** The server has ebb's search attributes, so the run may write its outcome to them. */
+  searchAttributes?: boolean;
 }
 
 /** What a plan tells its run: counts, the number of staged batches and where to deliver them. */
@@ -128,6 +169,8 @@ export interface PlannedRun {
   deliveryTaskQueue: string;
   /** Batches in flight at once. */
   window: number;
+  /** Records staged per batch (every batch full but the last), for the batches' summaries in the UI. */
+  recordsPerBatch?: number;
 }
 
 export interface RunProgress {
@@ -150,6 +193,11 @@ export interface RequestRunInput {
    * (`ebb run <sync> --allow-deletes`). It applies to that one run only.
    */
   allowDeletes?: boolean;
+  /**
+   * Set by the scheduled trigger: whether the sync's Schedule was unpaused when it fired. A Schedule
+   * unpaused in the Temporal UI resumes a sync its pause had paused (one pause, two places to press it).
+   */
+  scheduleActive?: boolean;
 }
 
 export interface RequestRunResult {
@@ -158,13 +206,29 @@ export interface RequestRunResult {
   accepted: boolean;
 }
 
+export interface PauseResult {
+  paused: boolean;
+}
+
+// Signals are fire-and-forget: one that fails validation is recorded in the controller's details.
+// Each has an update of the same name whose validator answers the sender before anything changes.
 export const runNowSignal = defineSignal<[RequestRunInput?]>('runNow');
 export const fullResyncSignal = defineSignal<[{ allowDeletes?: boolean }?]>('fullResync');
 export const replayFailedSignal = defineSignal<[{ runNumber?: number }?]>('replayFailed');
 export const pauseSignal = defineSignal<[Record<string, never>?]>('pause');
 export const resumeSignal = defineSignal<[Record<string, never>?]>('resume');
+// Update arguments are typed as given; the UI may send none, which the validators accept.
+export const runNowUpdate = defineUpdate<RequestRunResult, [RequestRunInput | undefined]>('runNow');
+export const fullResyncUpdate = defineUpdate<RequestRunResult, [{ allowDeletes?: boolean } | undefined]>('fullResync');
+export const replayFailedUpdate = defineUpdate<RequestRunResult, [{ runNumber?: number } | undefined]>('replayFailed');
+export const pauseUpdate = defineUpdate<PauseResult, [Record<string, never> | undefined]>('pause');
+export const resumeUpdate = defineUpdate<PauseResult, [Record<string, never> | undefined]>('resume');
 export const statusQuery = defineQuery<SyncStatus>('status');
 export const requestRunUpdate = defineUpdate<RequestRunResult, [RequestRunInput]>('requestRun');
 export const progressQuery = defineQuery<RunProgress>('progress');
-/** From a run to its controller, so the controller's `status` shows the current run's progress. */
+/**
+ * From a run to its controller, so the controller's `status` shows the current run's progress.
+ * The controller receives it in its default signal handler: named handlers are what the Temporal
+ * UI offers a person (the `__temporal_workflow_metadata` query lists them), and this one is not theirs.
+ */
 export const runProgressSignal = defineSignal<[RunProgress]>('runProgress');

@@ -12,8 +12,12 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  isCancellation,
+  patched,
   proxyActivities,
+  setDefaultSignalHandler,
   setHandler,
+  upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,28 +25,50 @@ import type { Activities } from '../activities';
 import { shortActivity } from './activity-options';
 import {
   fullResyncSignal,
+  fullResyncUpdate,
   pauseSignal,
+  pauseUpdate,
   replayFailedSignal,
+  replayFailedUpdate,
   requestRunUpdate,
   resumeSignal,
+  resumeUpdate,
   runNowSignal,
+  runNowUpdate,
   runProgressSignal,
   runWorkflowId,
   statusQuery,
   type ControllerInput,
   type ControllerState,
   type CurrentRun,
+  type PauseResult,
   type RequestRunInput,
   type RequestRunResult,
   type RunKind,
+  type RunProgress,
   type RunSummary,
+  type SyncDescription,
   type SyncStatus,
 } from './definitions';
 import { describeFailure } from './describe-failure';
+import {
+  checkFullResyncInput,
+  checkNoInput,
+  checkReplayInput,
+  checkRunRequest,
+  RejectedRequestError,
+} from './request-validation';
+import { EbbDestination, EbbFailedRecords, EbbLastRunOutcome, EbbPaused, EbbSyncId } from './search-attributes';
 import { syncRun } from './sync-run';
-import { renderControllerDetails } from './controller-details';
+import { renderControllerDetails, runDetails } from './controller-details';
 
-const { allocateRun, describeSync } = proxyActivities<Activities>(shortActivity);
+const { allocateRun, checkReplay, describeSync, schedulePaused, setSchedulePaused } =
+  proxyActivities<Activities>(shortActivity);
+
+/** Rejected requests kept in the controller's state and details: enough to see what went wrong lately. */
+const MAX_REJECTED = 5;
+/** Runs with failures remembered for replay checks; older ones are checked against the state store. */
+const MAX_RUNS_WITH_FAILURES = 20;
 
 /** A full resync covers an incremental run, which covers a replay (failed records are re-sent by any run). */
 const PRIORITY: Record<RunKind, number> = { replay: 1, incremental: 2, full: 3 };
@@ -62,6 +88,8 @@ export async function syncController(input: ControllerInput): Promise<void> {
   let current: CurrentRun | null = null;
   // Known once describeSync answers; handlers are registered first so no early update is rejected.
   let scheduleIntervalMs: number | null = null;
+  let description: SyncDescription = { scheduleIntervalMs: null };
+  let closedBecause: string | null = null;
 
   const status = (): SyncStatus => {
     const since = Date.parse(state.lastSuccessAt ?? state.startedAt ?? new Date().toISOString());
@@ -78,11 +106,50 @@ export async function syncController(input: ControllerInput): Promise<void> {
       requestSeq: state.requestSeq,
       completedThroughSeq: state.completedThroughSeq,
       skippedWhilePaused: state.skippedWhilePaused,
+      ...(state.pausedBy ? { pausedBy: state.pausedBy } : {}),
+      ...(state.rejected?.length ? { rejected: state.rejected } : {}),
     };
   };
-  const publish = () => renderControllerDetails(status());
+  const publish = () => renderControllerDetails(status(), description.summary, closedBecause);
+
+  /** A signal cannot answer its sender: the reason goes to the details, where the UI shows it. */
+  const reject = (name: string, reason: string): void => {
+    state.rejected = [...(state.rejected ?? []), { name, reason, at: new Date().toISOString() }].slice(-MAX_REJECTED);
+    publish();
+  };
+  /** Runs a signal's check; a failed one is recorded instead of acted on. */
+  const checked = <T>(name: string, check: () => T): T | null => {
+    try {
+      return check();
+    } catch (err) {
+      if (!(err instanceof RejectedRequestError)) throw err;
+      reject(name, err.message);
+      return null;
+    }
+  };
+  const writeSearchAttributes = (): void => {
+    if (!description.searchAttributes) return;
+    const last = state.lastRun;
+    upsertSearchAttributes([
+      { key: EbbSyncId, value: syncId },
+      ...(description.destination ? [{ key: EbbDestination, value: description.destination }] : []),
+      { key: EbbPaused, value: state.paused },
+      ...(last
+        ? [
+            { key: EbbLastRunOutcome, value: last.status },
+            { key: EbbFailedRecords, value: last.failed + last.invalid },
+          ]
+        : []),
+    ]);
+  };
 
   const request = (req: RequestRunInput): RequestRunResult => {
+    // The Schedule fired unpaused: someone unpaused it in the Temporal UI, which resumes the sync.
+    if (state.paused && req.source === 'schedule' && req.scheduleActive === true) {
+      state.paused = false;
+      delete state.pausedBy;
+      writeSearchAttributes();
+    }
     if (state.paused && req.source === 'schedule') {
       state.skippedWhilePaused++;
       publish();
@@ -111,24 +178,117 @@ export async function syncController(input: ControllerInput): Promise<void> {
     return { requestSeq: seq, accepted: true };
   };
 
-  setHandler(runNowSignal, (req) => void request({ kind: 'incremental', ...req }));
-  setHandler(fullResyncSignal, (req) => void request({ kind: 'full', allowDeletes: req?.allowDeletes }));
-  setHandler(replayFailedSignal, (req) => void request({ kind: 'replay', runNumber: req?.runNumber }));
-  setHandler(requestRunUpdate, (req) => request(req ?? {}));
-  setHandler(pauseSignal, () => {
-    state.paused = true;
+  // Histories recorded before requests were checked take every signal as it came.
+  const checking = () => patched('requests-checked');
+  /**
+   * A replay of a named run needs that run to exist and to have failed records: the state store
+   * knows, so the check is an activity. Returns the reason it has nothing to send, or null.
+   */
+  const replayProblem = async (runNumber: number | undefined): Promise<string | null> =>
+    runNumber === undefined ? null : (await checkReplay({ syncId, runNumber })).problem;
+  const requestReplay = async (name: string, runNumber: number | undefined): Promise<RequestRunResult> => {
+    const problem = await replayProblem(runNumber);
+    if (problem) throw new RejectedRequestError(`${name}: ${problem}`);
+    return request({ kind: 'replay', runNumber });
+  };
+
+  /** One pause: the controller's, mirrored on the sync's Schedule (the Schedules page shows it too). */
+  const setPaused = async (paused: boolean, by: 'signal' | 'schedule'): Promise<PauseResult> => {
+    const changed = state.paused !== paused;
+    state.paused = paused;
+    if (paused) state.pausedBy = by;
+    else delete state.pausedBy;
     publish();
+    if (changed) writeSearchAttributes();
+    if (by === 'signal' && description.hasSchedule && patched('pause-mirrored-on-schedule'))
+      await setSchedulePaused({ syncId, paused });
+    return { paused: state.paused };
+  };
+
+  setHandler(runNowSignal, (req) => {
+    if (!checking()) return void request({ kind: 'incremental', ...req });
+    const checkedReq = checked('runNow', () => checkRunRequest('runNow', req, state.lastRunNumber));
+    if (checkedReq) void request({ kind: 'incremental', ...checkedReq });
   });
-  setHandler(resumeSignal, () => {
-    state.paused = false;
-    publish();
+  setHandler(fullResyncSignal, (req) => {
+    if (!checking()) return void request({ kind: 'full', allowDeletes: req?.allowDeletes });
+    const checkedReq = checked('fullResync', () => checkFullResyncInput(req));
+    if (checkedReq) void request({ kind: 'full', ...checkedReq });
   });
-  setHandler(statusQuery, status);
-  setHandler(runProgressSignal, (progress) => {
-    if (current && current.runNumber === progress.runNumber) current.progress = progress;
+  setHandler(replayFailedSignal, async (req) => {
+    if (!checking()) return void request({ kind: 'replay', runNumber: req?.runNumber });
+    const checkedReq = checked('replayFailed', () => checkReplayInput(req, state.lastRunNumber));
+    if (!checkedReq) return;
+    await requestReplay('replayFailed', checkedReq.runNumber).catch((err: unknown) => {
+      if (!(err instanceof RejectedRequestError)) throw err;
+      reject('replayFailed', err.message);
+    });
+  });
+  setHandler(pauseSignal, async (req) => {
+    if (checking() && !checked('pause', () => (checkNoInput('pause', req), true))) return;
+    await setPaused(true, 'signal');
+  });
+  setHandler(resumeSignal, async (req) => {
+    if (checking() && !checked('resume', () => (checkNoInput('resume', req), true))) return;
+    await setPaused(false, 'signal');
+  });
+  // The same requests as updates: the validator answers the sender before anything is recorded.
+  const rejectedUpdate = (err: unknown): never => {
+    if (err instanceof RejectedRequestError)
+      throw ApplicationFailure.create({ type: 'RejectedRequest', message: err.message, nonRetryable: true });
+    throw err;
+  };
+  setHandler(runNowUpdate, (req) => request({ kind: 'incremental', ...(req ?? {}), source: 'manual' }), {
+    validator: (req) => void checkRunRequest('runNow', req, state.lastRunNumber),
+    description: 'Start an incremental run now (input: none). Answers with the request number.',
+  });
+  setHandler(fullResyncUpdate, (req) => request({ kind: 'full', ...checkFullResyncInput(req), source: 'manual' }), {
+    validator: (req) => void checkFullResyncInput(req),
+    description: 'Forget the snapshot and send every row (input: none, or {"allowDeletes": true}).',
+  });
+  setHandler(
+    replayFailedUpdate,
+    (req) => requestReplay('replayFailed', checkReplayInput(req).runNumber).catch(rejectedUpdate),
+    {
+      validator: (req) => void checkReplayInput(req, state.lastRunNumber),
+      description:
+        'Re-send the failed records of a run (input: {"runNumber": 3}, or none for the latest with failures).',
+    },
+  );
+  setHandler(pauseUpdate, () => setPaused(true, 'signal'), {
+    validator: (req) => checkNoInput('pause', req),
+    description: 'Pause the sync and its Schedule (input: none).',
+  });
+  setHandler(resumeUpdate, () => setPaused(false, 'signal'), {
+    validator: (req) => checkNoInput('resume', req),
+    description: 'Resume the sync and its Schedule (input: none).',
+  });
+  setHandler(
+    requestRunUpdate,
+    async (req) => {
+      if (req?.kind === 'replay' && checking()) return requestReplay('requestRun', req.runNumber).catch(rejectedUpdate);
+      return request(req ?? {});
+    },
+    {
+      validator: (req) => void checkRunRequest('requestRun', req, state.lastRunNumber),
+      description:
+        'What the ebb CLI sends: {"kind": "incremental" | "full" | "replay", "runNumber"?, "allowDeletes"?}.',
+    },
+  );
+  setHandler(statusQuery, status, { description: 'The sync: paused, current run and progress, last run, queue.' });
+  // Not a named handler, so the UI does not offer it beside the person's signals (definitions.ts).
+  setDefaultSignalHandler((name, ...args) => {
+    if (name === runProgressSignal.name) {
+      const progress = args[0] as RunProgress;
+      if (current && current.runNumber === progress.runNumber) current.progress = progress;
+      return;
+    }
+    reject(name, `there is no signal ${name}; signals: runNow, fullResync, replayFailed, pause, resume`);
   });
   publish();
-  ({ scheduleIntervalMs } = await describeSync({ syncId }));
+  description = await describeSync({ syncId });
+  ({ scheduleIntervalMs } = description);
+  writeSearchAttributes();
   publish();
 
   // Time until the sync becomes overdue, so the controller wakes then and its status says so.
@@ -139,81 +299,121 @@ export async function syncController(input: ControllerInput): Promise<void> {
     return ms > 0 ? ms + 1 : null;
   };
 
-  for (;;) {
-    const ready = () => (state.pending !== null && !state.paused) || workflowInfo().continueAsNewSuggested;
-    const untilOverdue = msUntilOverdue();
-    if (untilOverdue === null) await condition(ready);
-    else if (!(await condition(ready, untilOverdue))) {
-      publish();
-      continue;
-    }
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof syncController>({ syncId, carried: state });
-    }
-    const pending = state.pending;
-    if (!pending) continue;
-    state.pending = null;
-
-    const { runNumber } = await allocateRun({
-      syncId,
-      kind: pending.kind,
-      replayOfRun: pending.replayOfRun,
-      requestId: uuid4(),
-    });
-    const workflowId = runWorkflowId(syncId, runNumber);
-    current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString(), progress: null };
+  try {
+    await serve();
+  } catch (err) {
+    // Cancelled by a worker whose config no longer has this sync (workers/reconcile-syncs.ts): close
+    // as completed, saying why; a running run is cancelled with it (REQUEST_CANCEL) and records so.
+    if (!isCancellation(err)) throw err;
+    closedBecause = 'closed: the sync is no longer in the config';
     publish();
-    let summary: RunSummary | null = null;
-    let error: string | null = null;
-    try {
-      summary = await executeChild(syncRun, {
-        workflowId,
-        args: [
-          {
-            syncId,
+  }
+
+  async function serve(): Promise<void> {
+    for (;;) {
+      const ready = () => (state.pending !== null && !state.paused) || workflowInfo().continueAsNewSuggested;
+      const untilOverdue = msUntilOverdue();
+      if (untilOverdue === null) await condition(ready);
+      else if (!(await condition(ready, untilOverdue))) {
+        publish();
+        continue;
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof syncController>({ syncId, carried: state });
+      }
+      const pending = state.pending;
+      if (!pending) continue;
+      // A Schedule paused in the Temporal UI pauses the sync: it is one pause, whichever button was pressed.
+      if (description.hasSchedule && !state.paused && patched('schedule-pause-is-sync-pause')) {
+        if ((await schedulePaused({ syncId })).paused) {
+          await setPaused(true, 'schedule');
+          continue;
+        }
+      }
+      state.pending = null;
+
+      const { runNumber } = await allocateRun({
+        syncId,
+        kind: pending.kind,
+        replayOfRun: pending.replayOfRun,
+        requestId: uuid4(),
+      });
+      const workflowId = runWorkflowId(syncId, runNumber);
+      state.lastRunNumber = Math.max(state.lastRunNumber ?? 0, runNumber);
+      current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString(), progress: null };
+      publish();
+      const kindText =
+        pending.kind === 'replay' && pending.replayOfRun ? `replay of run ${pending.replayOfRun}` : pending.kind;
+      let summary: RunSummary | null = null;
+      let error: string | null = null;
+      try {
+        summary = await executeChild(syncRun, {
+          workflowId,
+          args: [
+            {
+              syncId,
+              runNumber,
+              kind: pending.kind,
+              replayOfRun: pending.replayOfRun,
+              ...(pending.allowDeletes ? { allowDeletes: true } : {}),
+              ...(description.searchAttributes ? { searchAttributes: true } : {}),
+            },
+          ],
+          // A run never outlives its controller: a restarted controller must not start a second run beside
+          // an orphaned one. A cancelled run loses nothing (only accepted records count as delivered).
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          ...(description.summary
+            ? {
+                staticSummary: `run ${runNumber} (${kindText}) of ${syncId}: ${description.summary}`,
+                staticDetails: runDetails(syncId, runNumber, kindText, description.summary),
+              }
+            : {}),
+          ...(description.searchAttributes
+            ? {
+                typedSearchAttributes: [
+                  { key: EbbSyncId, value: syncId },
+                  ...(description.destination ? [{ key: EbbDestination, value: description.destination }] : []),
+                ],
+              }
+            : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof ChildWorkflowFailure)) throw err;
+        const cause = err.cause;
+        summary = cause instanceof ApplicationFailure ? ((cause.details?.[0] as RunSummary | undefined) ?? null) : null;
+        error = describeFailure(err);
+      }
+      state.lastRun = summary
+        ? { ...summary, error: summary.error ?? error }
+        : {
             runNumber,
             kind: pending.kind,
-            replayOfRun: pending.replayOfRun,
-            ...(pending.allowDeletes ? { allowDeletes: true } : {}),
-          },
-        ],
-        // A run never outlives its controller: a restarted controller must not start a second run beside
-        // an orphaned one. A cancelled run loses nothing (only accepted records count as delivered).
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-    } catch (err) {
-      if (!(err instanceof ChildWorkflowFailure)) throw err;
-      const cause = err.cause;
-      summary = cause instanceof ApplicationFailure ? ((cause.details?.[0] as RunSummary | undefined) ?? null) : null;
-      error = describeFailure(err);
+            status: 'failed',
+            added: 0,
+            changed: 0,
+            removed: 0,
+            unchanged: 0,
+            invalid: 0,
+            succeeded: 0,
+            failed: 0,
+            apiCalls: 0,
+            startedAt: current.startedAt,
+            finishedAt: new Date().toISOString(),
+            error,
+            cursor: state.cursor ?? null,
+          };
+      // A run that delivered what it could counts as a success for overdue; its failed records are retried next run.
+      if (state.lastRun.status !== 'failed') {
+        state.lastSuccessAt = state.lastRun.finishedAt;
+        state.cursor = state.lastRun.cursor;
+      }
+      state.completedThroughSeq = Math.max(state.completedThroughSeq, pending.throughSeq);
+      if (state.lastRun.failed + state.lastRun.invalid > 0)
+        state.runsWithFailures = [...(state.runsWithFailures ?? []), runNumber].slice(-MAX_RUNS_WITH_FAILURES);
+      current = null;
+      writeSearchAttributes();
+      publish();
     }
-    state.lastRun = summary
-      ? { ...summary, error: summary.error ?? error }
-      : {
-          runNumber,
-          kind: pending.kind,
-          status: 'failed',
-          added: 0,
-          changed: 0,
-          removed: 0,
-          unchanged: 0,
-          invalid: 0,
-          succeeded: 0,
-          failed: 0,
-          apiCalls: 0,
-          startedAt: current.startedAt,
-          finishedAt: new Date().toISOString(),
-          error,
-          cursor: state.cursor ?? null,
-        };
-    // A run that delivered what it could counts as a success for overdue; its failed records are retried next run.
-    if (state.lastRun.status !== 'failed') {
-      state.lastSuccessAt = state.lastRun.finishedAt;
-      state.cursor = state.lastRun.cursor;
-    }
-    state.completedThroughSeq = Math.max(state.completedThroughSeq, pending.throughSeq);
-    current = null;
-    publish();
   }
 }

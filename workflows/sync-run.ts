@@ -13,12 +13,15 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { deliveryActivity, finishingActivity, planningActivity, shortActivity } from './activity-options';
 import {
+  describeOutcome,
   progressQuery,
   runProgressSignal,
   type PlannedRun,
@@ -27,6 +30,8 @@ import {
   type RunSummary,
 } from './definitions';
 import { describeFailure } from './describe-failure';
+import { failureLines } from './controller-details';
+import { EbbFailedRecords, EbbLastRunOutcome } from './search-attributes';
 
 const { planRun } = proxyActivities<Activities>(planningActivity);
 const { finishRun } = proxyActivities<Activities>(finishingActivity);
@@ -42,7 +47,32 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     succeeded: 0,
     failed: 0,
   };
-  setHandler(progressQuery, () => progress);
+  setHandler(progressQuery, () => progress, {
+    description: 'Phase, batches done of total, records delivered and failed.',
+  });
+  // The run's page in the Temporal UI: progress while it runs, the outcome and failure reasons at the end.
+  const showProgress = (): void =>
+    setCurrentDetails(
+      `**run ${input.runNumber} of sync ${input.syncId}**: ${progress.phase}, ${progress.batchesDone}/${progress.batchesTotal} batches, ` +
+        `${progress.succeeded} delivered, ${progress.failed} failed of ${progress.recordsTotal} records`,
+    );
+  const showOutcome = (done: RunSummary): void => {
+    setCurrentDetails(
+      [
+        `**run ${done.runNumber} of sync ${input.syncId}: ${describeOutcome(done.status, done.failed + done.invalid)}**`,
+        `${done.added} added, ${done.changed} changed, ${done.removed} removed, ${done.unchanged} unchanged; ` +
+          `${done.succeeded} delivered, ${done.failed} failed, ${done.invalid} invalid; ${done.apiCalls} API calls` +
+          (done.error ? `\n\nerror: ${done.error}` : ''),
+        ...failureLines(done.failureReasons, input.syncId, done.runNumber),
+      ].join('\n\n'),
+    );
+    if (input.searchAttributes)
+      upsertSearchAttributes([
+        { key: EbbLastRunOutcome, value: done.status },
+        { key: EbbFailedRecords, value: done.failed + done.invalid },
+      ]);
+  };
+  showProgress();
   // Tell the controller at most every 5% of the batches: its history grows by 20 events per run, not per batch.
   const parent = workflowInfo().parent;
   let reportedStep = -1;
@@ -50,6 +80,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     const step = progress.batchesTotal ? Math.floor((progress.batchesDone * 20) / progress.batchesTotal) : 20;
     if (!parent || step === reportedStep) return;
     reportedStep = step;
+    showProgress();
     // A controller that is gone (terminated) must not fail the run.
     getExternalWorkflowHandle(parent.workflowId, parent.runId)
       .signal(runProgressSignal, { ...progress })
@@ -63,7 +94,10 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     if (input.resume) {
       plan = input.resume.plan;
     } else {
-      plan = await planRun(input);
+      plan = await planRun.executeWithOptions(
+        { ...planningActivity, summary: `plan run ${input.runNumber}: read the model, diff, stage the changes` },
+        [input],
+      );
       progress.phase = 'delivering';
       progress.batchesTotal = plan.batches;
       progress.recordsTotal = plan.added + plan.changed + plan.removed;
@@ -83,7 +117,15 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
           break;
         }
         const batchNumber = next++;
-        const result = await deliverBatch({ syncId: input.syncId, runNumber: input.runNumber, batchNumber });
+        const records = recordsInBatch(plan, batchNumber);
+        const result = await deliverBatch.executeWithOptions(
+          {
+            ...deliveryActivity,
+            taskQueue: plan.deliveryTaskQueue,
+            summary: `batch ${batchNumber}/${plan.batches}${records === null ? '' : `: ${records} ${records === 1 ? 'record' : 'records'}`}`,
+          },
+          [{ syncId: input.syncId, runNumber: input.runNumber, batchNumber }],
+        );
         progress.batchesDone++;
         progress.succeeded += result.succeeded;
         progress.failed += result.failed;
@@ -95,7 +137,10 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
       handOver = { plan, nextBatch: next };
     } else {
       progress.phase = 'finishing';
-      summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'succeeded', error: null });
+      summary = await finishRun.executeWithOptions(
+        { ...finishingActivity, summary: `finish run ${input.runNumber}: count results, commit cursor and snapshots` },
+        [{ syncId: input.syncId, runNumber: input.runNumber, status: 'succeeded', error: null }],
+      );
     }
   } catch (err) {
     if (isCancellation(err)) {
@@ -109,6 +154,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'failed', error: message });
     await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
     progress.phase = 'done';
+    showOutcome(summary);
     throw ApplicationFailure.create({ type: 'SyncRunFailed', message, nonRetryable: true, details: [summary] });
   }
   if (handOver) {
@@ -118,16 +164,33 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
   await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
   progress.phase = 'done';
   const done = summary!;
+  showOutcome(done);
   // A run in which every record failed is a failed workflow, not a green one. Runs recorded before
   // this change completed instead: `patched` keeps their histories replaying as they were.
   if (done.status === 'failed' && patched('every-record-failed-fails-the-run')) {
     const failed = done.failed + done.invalid;
     throw ApplicationFailure.create({
       type: 'SyncRunFailed',
-      message: `every record of run ${done.runNumber} failed (${failed}); see \`ebb records ${input.syncId} --run ${done.runNumber} --failed\``,
+      message: `every record of run ${done.runNumber} failed (${failed})${reasonsText(done)}; see \`ebb records ${input.syncId} --run ${done.runNumber} --failed\``,
       nonRetryable: true,
       details: [done],
     });
   }
   return done;
+}
+
+/**
+ * Records in batch `n`, when the plan says how many go in one (plans fill batches in order, the last
+ * one partly); null for plans recorded before they said.
+ */
+function recordsInBatch(plan: PlannedRun, n: number): number | null {
+  const perBatch = plan.recordsPerBatch;
+  if (!perBatch) return plan.batches === 1 ? plan.added + plan.changed + plan.removed : null;
+  return n < plan.batches ? perBatch : plan.added + plan.changed + plan.removed - perBatch * (plan.batches - 1);
+}
+
+/** ': STRING_TOO_LONG x2, REQUIRED_FIELD_MISSING x1' (codes and counts only; keys are in the details). */
+function reasonsText(done: RunSummary): string {
+  const reasons = done.failureReasons ?? [];
+  return reasons.length ? `: ${reasons.map((r) => `${r.code} x${r.count}`).join(', ')}` : '';
 }

@@ -2,7 +2,7 @@
  * `ebb worker [--queues engine,<destination>,...]`: runs the engine worker and one worker per
  * destination (or only the queues named) until SIGINT/SIGTERM.
  */
-import { ensureSchedules } from '../../workers/schedules';
+import { reconcileSyncs } from '../../workers/reconcile-syncs';
 import { startWorkers } from '../../workers/start-workers';
 import { ALL_QUEUES, selectQueues, unusedDestinations } from '../../workers/queue-selection';
 import { connectClient, connectNative, loadCliContext, openStore } from '../cli-context';
@@ -30,8 +30,9 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     await close();
     await store.close();
   };
-  // Schedules start workflows on the engine queue, so the processes that serve it keep them current.
-  const schedules = selection.engine ? await ensureSchedules(client, ctx.config, ctx.taskQueue) : [];
+  // Schedules and controllers live on the engine queue, so the processes that serve it keep them current.
+  const reconciled = selection.engine ? await reconcileSyncs(client, ctx.config, ctx.taskQueue) : null;
+  const schedules = reconciled?.schedules ?? [];
   const workers = await startWorkers({
     config: ctx.config,
     baseDir: ctx.baseDir,
@@ -53,6 +54,10 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     );
   }
   if (schedules.length) say(`schedules: ${schedules.join(', ')}`);
+  if (reconciled?.started.length) say(`started controllers: ${reconciled.started.join(', ')}`);
+  if (reconciled?.closed.length)
+    say(`closed controllers of syncs no longer configured: ${reconciled.closed.join(', ')}`);
+  if (reconciled?.searchAttributesWarning) say(`warning: ${reconciled.searchAttributesWarning}`);
   const stop = () => void workers.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
