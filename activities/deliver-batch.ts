@@ -1,18 +1,24 @@
 /**
- * deliver: sends one staged batch to the destination and records every record's outcome.
+ * deliver: sends one staged batch to the destination and records every record's outcome. A batch is
+ * one or several requests' worth of records (the destination's `requestsPerDelivery`); its requests
+ * go out side by side, within the destination's in-flight limit for this process, and each
+ * request's outcomes are recorded as soon as it answers.
  *
  * Idempotent: a batch whose outcomes were already recorded is not sent again (the activity may be
- * re-executed after the worker died between recording and reporting completion); a batch sent but
- * not recorded is sent again with an attempt > 1, and each destination makes that safe its own way:
+ * re-executed after the worker died between recording and reporting completion), nor are the
+ * records of its requests already recorded; records sent but not recorded are sent again with an attempt > 1, and each destination makes that safe its own way:
  * Salesforce upserts (and updates) by external id and claims records an earlier insert created;
  * Slack finds the earlier post by its metadata. Nothing is doubled. Records the destination
  * rejected with a transient error code (a locked row) are re-sent within the activity first
  * (record-retries.ts), so only records still failing after the retries are recorded as failed.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
+import type { RecordResult } from '../state/state-store';
+import type { RecordStatus } from '../state/tables';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
 
@@ -95,7 +101,19 @@ async function deliverRecords(
   const counted = await store.countBatchAttempt(syncId, runNumber, batchNumber);
   const attempt = Math.max(activityInfo().attempt, counted.attempts, counted.maybeSent ? 2 : 1);
 
-  let outcomes: RecordOutcome[];
+  // A re-executed delivery finds what an earlier execution recorded request by request: those
+  // records are counted, not sent again.
+  const recorded =
+    counted.attempts > 1
+      ? await store.recordedStatuses(
+          syncId,
+          runNumber,
+          records.map((r) => r.key),
+        )
+      : new Map<string, RecordStatus>();
+  const tally = { succeeded: 0, failed: 0 };
+  for (const status of recorded.values()) tally[status === 'succeeded' ? 'succeeded' : 'failed']++;
+
   const beat = () => heartbeat({ batchNumber });
   const send = async (part: RecordToDeliver[], retry: boolean): Promise<RecordOutcome[]> => {
     // A re-sent record is not on its first attempt: destinations without natural idempotency look
@@ -112,47 +130,80 @@ async function deliverRecords(
     }
     return sent;
   };
-  try {
-    outcomes = await deliverRetryingTransientRecords(records, send, {
+  /** One request's worth of records: sent (with its transient record retries), then its outcomes recorded. */
+  const deliverRequest = async (part: RecordToDeliver[]): Promise<void> => {
+    const outcomes = await deliverRetryingTransientRecords(part, send, {
       transientErrors: destination.transientRecordErrors,
       policy: ctx.recordRetries ?? defaultRecordRetryPolicy,
       heartbeat: beat,
       // Cancellation-aware: a cancelled run does not sit out the backoff.
       sleep: (ms) => Context.current().sleep(ms),
     });
-  } catch (err) {
-    throw toActivityFailure(err);
-  }
-  await store.recordBatchOutcomes({
-    syncId,
-    runNumber,
-    batchNumber,
-    attempt,
-    results: outcomes.map((o, i) => {
-      const record = records[i] as RecordToDeliver;
-      return o.status === 'succeeded'
-        ? {
-            key: o.key,
-            operation: record.operation,
-            status: 'succeeded',
-            destinationId: o.destinationId,
-            errorCode: null,
-            errorMessage: null,
-            hash: record.hash,
+    await store.recordBatchOutcomes({
+      syncId,
+      runNumber,
+      batchNumber: null,
+      attempt,
+      results: outcomes.map((o, i) => toRecordResult(o, part[i] as RecordToDeliver)),
+    });
+    for (const o of outcomes) tally[o.status === 'succeeded' ? 'succeeded' : 'failed']++;
+    beat();
+  };
+
+  const limiter = pool.requestLimiter(syncId, destination.limits.maxConcurrency);
+  const unsent = records.filter((r) => !recorded.has(r.key));
+  // After one request fails (a 429, an outage), the requests not yet started stay unsent: the
+  // activity's retry sends them, after Retry-After, instead of hammering a refusing API now.
+  let failing = false;
+  const settled = await Promise.allSettled(
+    chunked(unsent, destination.limits.batchSize).map((part) =>
+      // Bound to this activity's async context: the shared limiter may start it from another
+      // activity's continuation, and requests are counted (request-counter.ts) per context.
+      limiter(
+        AsyncResource.bind(async () => {
+          if (failing) return;
+          try {
+            await deliverRequest(part);
+          } catch (err) {
+            failing = true;
+            throw err;
           }
-        : {
-            key: o.key,
-            operation: record.operation,
-            status: 'failed',
-            destinationId: record.destinationId,
-            errorCode: o.errorCode,
-            errorMessage: o.fields?.length ? `${o.errorMessage} (fields: ${o.fields.join(', ')})` : o.errorMessage,
-            hash: null,
-          };
-    }),
-  });
-  const succeeded = outcomes.filter((o) => o.status === 'succeeded').length;
-  return { succeeded, failed: outcomes.length - succeeded };
+        }),
+      ),
+    ),
+  );
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw toActivityFailure(rejected.reason);
+  await store.markBatchDelivered(syncId, runNumber, batchNumber, tally);
+  return tally;
+}
+
+function toRecordResult(o: RecordOutcome, record: RecordToDeliver): RecordResult & { hash: string | null } {
+  return o.status === 'succeeded'
+    ? {
+        key: o.key,
+        operation: record.operation,
+        status: 'succeeded',
+        destinationId: o.destinationId,
+        errorCode: null,
+        errorMessage: null,
+        hash: record.hash,
+      }
+    : {
+        key: o.key,
+        operation: record.operation,
+        status: 'failed',
+        destinationId: record.destinationId,
+        errorCode: o.errorCode,
+        errorMessage: o.fields?.length ? `${o.errorMessage} (fields: ${o.fields.join(', ')})` : o.errorMessage,
+        hash: null,
+      };
+}
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import pLimit, { type Limit } from 'p-limit';
 import type { EbbConfig } from '../config/schema';
 import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { Destination } from '../connectors/destinations/destination';
@@ -31,6 +32,7 @@ export function deliveryTaskQueue(taskQueue: string, destinationName: string): s
 
 export class DestinationPool {
   private readonly destinations = new Map<string, { destination: Destination; checked: Promise<void> | null }>();
+  private readonly limiters = new Map<string, Limit>();
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -59,6 +61,20 @@ export class DestinationPool {
       await entry.checked;
     }
     return entry.destination;
+  }
+
+  /**
+   * The limiter every delivery of one destination connection in this process shares, so its
+   * requests in flight stay within `maxConcurrency` however many activities run at once.
+   */
+  requestLimiter(syncId: string, maxConcurrency: number): Limit {
+    const name = this.resolve(syncId).destination.name;
+    let limiter = this.limiters.get(name);
+    if (!limiter) {
+      limiter = pLimit(maxConcurrency);
+      this.limiters.set(name, limiter);
+    }
+    return limiter;
   }
 
   async closeAll(): Promise<void> {

@@ -8,7 +8,7 @@
 import { ConfigError } from '../config/config-problem';
 import { checkConfigAgainstWarehouse } from './check-model-columns';
 import { openSource } from '../connectors/sources/registry';
-import type { Row } from '../connectors/destinations/destination';
+import { deliveryShape, type Row } from '../connectors/destinations/destination';
 import type { StagedRecord, StateStore } from '../state/state-store';
 import type { PlannedRun, RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './engine-context';
@@ -137,7 +137,7 @@ export async function planRun(
     store,
     syncId,
     runNumber,
-    destination.limits.batchSize,
+    deliveryShape(destination.limits).recordsPerDelivery,
     dryRun,
     !dryRun && (await store.hasUnrecordedDeliveries(syncId, runNumber)),
   );
@@ -416,7 +416,7 @@ export async function planRun(
     batches: writer.batches,
     rowsRead: rowIndex,
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
-    window: Math.max(1, destination.limits.maxConcurrency * 2),
+    window: deliveryShape(destination.limits).window,
     samples,
     deletionGuard,
   };

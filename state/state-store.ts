@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
 import { Pool } from 'pg';
 import { migrationProvider } from './migrations';
+import { cachingStatements } from './sqlite-statements';
 import type { RecordStatus, RunKind, RunStatus, RunsTable, StagedRecordsTable, StateTables } from './tables';
 
 export type StateStoreConfig = { path: string } | { url: string };
@@ -70,6 +71,13 @@ export class StateStoreError extends Error {
 
 const now = (): string => new Date().toISOString();
 
+/** `items` in consecutive slices of at most `size` (bounded statement parameters). */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /**
  * An idle connection the server drops (a restart, an admin's pg_terminate_backend, an idle timeout)
  * is reported on the pool; without a listener that error would crash the worker. The pool discards
@@ -97,7 +105,7 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<StateTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<StateTables>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -555,8 +563,9 @@ export class StateStore {
   }
 
   /**
-   * Records a batch's outcomes in one transaction: the per-record results, the snapshot of every
-   * accepted record (so only accepted records count as delivered), and the batch as delivered.
+   * Records outcomes in one transaction: the per-record results, the snapshot of every accepted
+   * record (so only accepted records count as delivered) and, given a batch number, the batch as
+   * delivered. Multi-row statements: a request's 200 outcomes are a handful of statements, not 400.
    */
   async recordBatchOutcomes(input: {
     syncId: string;
@@ -566,58 +575,109 @@ export class StateStore {
     results: Array<RecordResult & { hash: string | null }>;
   }): Promise<void> {
     const at = now();
+    const { syncId, runNumber } = input;
+    // One row per key: a statement's ON CONFLICT may touch a row once (PostgreSQL enforces it).
+    const results = [...new Map(input.results.map((r) => [r.key, r])).values()];
+    const accepted = results.filter((r) => r.status === 'succeeded');
+    const deleted = accepted.filter((r) => r.operation === 'delete').map((r) => r.key);
+    const upserted = accepted.filter((r) => r.operation !== 'delete' && r.hash !== null);
     await this.db.transaction().execute(async (trx) => {
-      for (const r of input.results) {
-        const row = {
-          sync_id: input.syncId,
-          run_number: input.runNumber,
-          key: r.key,
-          operation: r.operation,
-          status: r.status,
-          destination_id: r.destinationId,
-          error_code: r.errorCode,
-          error_message: r.errorMessage,
-          attempt: input.attempt,
-          at,
-        };
+      for (const part of chunks(results, 100)) {
         await trx
           .insertInto('record_results')
-          .values(row)
-          .onConflict((oc) => oc.columns(['sync_id', 'run_number', 'key']).doUpdateSet(row))
+          .values(
+            part.map((r) => ({
+              sync_id: syncId,
+              run_number: runNumber,
+              key: r.key,
+              operation: r.operation,
+              status: r.status,
+              destination_id: r.destinationId,
+              error_code: r.errorCode,
+              error_message: r.errorMessage,
+              attempt: input.attempt,
+              at,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['sync_id', 'run_number', 'key']).doUpdateSet((eb) => ({
+              operation: eb.ref('excluded.operation'),
+              status: eb.ref('excluded.status'),
+              destination_id: eb.ref('excluded.destination_id'),
+              error_code: eb.ref('excluded.error_code'),
+              error_message: eb.ref('excluded.error_message'),
+              attempt: eb.ref('excluded.attempt'),
+              at: eb.ref('excluded.at'),
+            })),
+          )
           .execute();
-        if (r.status !== 'succeeded') continue;
-        if (r.operation === 'delete') {
-          await trx.deleteFrom('snapshots').where('sync_id', '=', input.syncId).where('key', '=', r.key).execute();
-        } else if (r.hash !== null) {
-          const snap = {
-            sync_id: input.syncId,
-            key: r.key,
-            hash: r.hash,
-            destination_id: r.destinationId,
-            updated_at: at,
-          };
-          await trx
-            .insertInto('snapshots')
-            .values(snap)
-            .onConflict((oc) =>
-              oc
-                .columns(['sync_id', 'key'])
-                .doUpdateSet({ hash: snap.hash, destination_id: snap.destination_id, updated_at: at }),
-            )
-            .execute();
-        }
+      }
+      for (const keys of chunks(deleted, 500)) {
+        await trx.deleteFrom('snapshots').where('sync_id', '=', syncId).where('key', 'in', keys).execute();
+      }
+      for (const part of chunks(upserted, 150)) {
+        await trx
+          .insertInto('snapshots')
+          .values(
+            part.map((r) => ({
+              sync_id: syncId,
+              key: r.key,
+              hash: r.hash as string,
+              destination_id: r.destinationId,
+              updated_at: at,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['sync_id', 'key']).doUpdateSet((eb) => ({
+              hash: eb.ref('excluded.hash'),
+              destination_id: eb.ref('excluded.destination_id'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
       }
       if (input.batchNumber !== null) {
-        const succeeded = input.results.filter((r) => r.status === 'succeeded').length;
         await trx
           .updateTable('batches')
-          .set({ delivered_at: at, succeeded, failed: input.results.length - succeeded })
-          .where('sync_id', '=', input.syncId)
-          .where('run_number', '=', input.runNumber)
+          .set({ delivered_at: at, succeeded: accepted.length, failed: results.length - accepted.length })
+          .where('sync_id', '=', syncId)
+          .where('run_number', '=', runNumber)
           .where('batch_number', '=', input.batchNumber)
           .execute();
       }
     });
+  }
+
+  /** Marks a batch delivered with its counts, once all its records' outcomes are recorded. */
+  async markBatchDelivered(
+    syncId: string,
+    runNumber: number,
+    batchNumber: number,
+    counts: { succeeded: number; failed: number },
+  ): Promise<void> {
+    await this.db
+      .updateTable('batches')
+      .set({ delivered_at: now(), succeeded: counts.succeeded, failed: counts.failed })
+      .where('sync_id', '=', syncId)
+      .where('run_number', '=', runNumber)
+      .where('batch_number', '=', batchNumber)
+      .execute();
+  }
+
+  /** The outcomes this run already recorded for some of `keys` (a delivery re-executed mid-way skips them). */
+  async recordedStatuses(syncId: string, runNumber: number, keys: string[]): Promise<Map<string, RecordStatus>> {
+    const out = new Map<string, RecordStatus>();
+    for (const slice of chunks(keys, 500)) {
+      const rows = await this.db
+        .selectFrom('record_results')
+        .select(['key', 'status'])
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber)
+        .where('key', 'in', slice)
+        .execute();
+      for (const r of rows) out.set(r.key, r.status);
+    }
+    return out;
   }
 
   async listRecordResults(

@@ -95,6 +95,12 @@ test("a run's API calls are every request it sent: token, describe, and a batch 
     .where('batch_number', '=', 1)
     .execute();
   await engine.store.db
+    .deleteFrom('record_results')
+    .where('sync_id', '=', sync)
+    .where('run_number', '=', run.runNumber)
+    .where('key', '=', 'acme')
+    .execute();
+  await engine.store.db
     .insertInto('staged_records')
     .values({
       sync_id: sync,

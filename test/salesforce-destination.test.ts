@@ -2,6 +2,7 @@ import {
   FatalDestinationError,
   RecordPreparationError,
   TransientDestinationError,
+  deliveryShape,
   type DeliveryContext,
   type RecordToDeliver,
   type Row,
@@ -297,9 +298,26 @@ describe('Salesforce destination', () => {
     expect(() => dest.prepare(row(0, { account_id: null }))).toThrow(RecordPreparationError);
   });
 
-  test('limits default to one collection per batch, 4 concurrent batches and 10 per second', () => {
-    expect(destination().limits).toEqual({ batchSize: 200, maxConcurrency: 4, requestsPerSecond: 10 });
+  test('limits default to 200-record collections, 10 in flight, 10 requests per activity and no per-second cap', () => {
+    expect(destination().limits).toEqual({
+      batchSize: 200,
+      maxConcurrency: 10,
+      requestsPerSecond: undefined,
+      requestsPerDelivery: 10,
+    });
     expect(destination({}, { limits: { maxConcurrency: 2 } }).limits.maxConcurrency).toBe(2);
+  });
+
+  test('a per-second limit set in config makes each activity one request, so the server holds the rate across workers', () => {
+    const limits = destination({}, { limits: { requestsPerSecond: 5 } }).limits;
+    expect(limits).toMatchObject({ requestsPerSecond: 5, requestsPerDelivery: 1 });
+    expect(deliveryShape(limits)).toMatchObject({ activitiesPerSecond: 5, recordsPerDelivery: 200, activitySlots: 10 });
+    expect(deliveryShape(destination().limits)).toMatchObject({
+      activitiesPerSecond: undefined,
+      recordsPerDelivery: 2000,
+      activitySlots: 2,
+      window: 4,
+    });
   });
 });
 

@@ -82,6 +82,12 @@ test('running a full resync twice or re-executing a delivered batch never duplic
   // As if the worker died after Salesforce accepted batch 1 but before its outcome was recorded.
   await engine.store.db.updateTable('batches').set({ delivered_at: null }).where('sync_id', '=', sync).execute();
   await engine.store.db
+    .deleteFrom('record_results')
+    .where('sync_id', '=', sync)
+    .where('run_number', '=', second.runNumber)
+    .where('key', '=', 'acme')
+    .execute();
+  await engine.store.db
     .insertInto('staged_records')
     .values({
       sync_id: sync,

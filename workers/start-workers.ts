@@ -11,7 +11,7 @@ import { createActivities, DestinationPool, type EngineContext } from '../activi
 import { deliveryTaskQueue } from '../activities/engine-context';
 import type { RecordRetryPolicy } from '../activities/record-retries';
 import type { EbbConfig } from '../config/schema';
-import type { DestinationLimits } from '../connectors/destinations/destination';
+import { deliveryShape, type DestinationLimits } from '../connectors/destinations/destination';
 import type { StateStore } from '../state/state-store';
 import { ALL_QUEUES, type QueueSelection } from './queue-selection';
 
@@ -81,13 +81,14 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
     if (!selected(name)) continue;
     const taskQueue = deliveryTaskQueue(input.taskQueue, name);
     queues.push({ taskQueue, limits });
+    const shape = deliveryShape(limits);
     workers.push(
       await Worker.create({
         ...common,
         taskQueue,
         activities: { deliverBatch: activities.deliverBatch },
-        maxConcurrentActivityTaskExecutions: limits.maxConcurrency,
-        maxTaskQueueActivitiesPerSecond: limits.requestsPerSecond,
+        maxConcurrentActivityTaskExecutions: shape.activitySlots,
+        maxTaskQueueActivitiesPerSecond: shape.activitiesPerSecond,
       }),
     );
   }

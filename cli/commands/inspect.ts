@@ -2,9 +2,10 @@
 import { resolveSync } from '../../config/load-config';
 import { storedRunStatus } from '../../state/run-outcome';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
-import { printJson, printTable, say } from '../output';
+import { camelCaseKeys, printJson, printTable, say } from '../output';
+import { runToShow } from '../run-lookup';
 import type { StateStore } from '../../state/state-store';
-import { controllerStatus, runProgress, runWaiting } from '../sync-control';
+import { controllerStatus, describeRetry, pendingRetry, runProgress, runWaiting } from '../sync-control';
 
 export async function statusCommand(options: { config?: string; sync?: string; json?: boolean }): Promise<void> {
   const ctx = loadCliContext(options.config);
@@ -20,6 +21,8 @@ export async function statusCommand(options: { config?: string; sync?: string; j
         ? ((await runProgress(client, status.currentRun.workflowId)) ?? status.currentRun.progress)
         : null;
       const waiting = status?.currentRun ? await runWaiting(client, status.currentRun.workflowId) : null;
+      // A plan or delivery that keeps failing (destination unreachable, 5xx): why, and which attempt.
+      const retry = status?.currentRun ? await pendingRetry(client, status.currentRun.workflowId) : null;
       const lastRun = await store.latestRun(syncId);
       out.push({
         syncId,
@@ -27,11 +30,13 @@ export async function statusCommand(options: { config?: string; sync?: string; j
         status,
         progress,
         waiting,
+        retry,
         lastStoredRun: lastRun ?? null,
         cursor: await store.getCursor(syncId),
       });
     }
-    if (options.json) return printJson(out);
+    if (options.json)
+      return printJson(out.map((o) => ({ ...o, lastStoredRun: o.lastStoredRun && camelCaseKeys(o.lastStoredRun) })));
     printTable(
       out.map((o) => ({
         sync: o.syncId,
@@ -44,7 +49,7 @@ export async function statusCommand(options: { config?: string; sync?: string; j
               : 'idle',
         progress: o.progress ? `${o.progress.batchesDone}/${o.progress.batchesTotal} batches` : '',
         // The pause message's first sentence: what it waits for and when it looks again.
-        waiting: o.waiting?.split('. ')[0] ?? '',
+        waiting: o.waiting?.split('. ')[0] ?? (o.retry ? describeRetry(o.retry) : ''),
         'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${storedRunStatus(o.lastStoredRun)}` : '-',
         failed: o.lastStoredRun?.failed ?? '',
         overdue: o.status?.overdue ? 'OVERDUE' : '',
@@ -57,6 +62,10 @@ export async function statusCommand(options: { config?: string; sync?: string; j
     await close();
   }
 }
+
+/** `ebb records` and `ebb runs` without --limit; a cut list says so. */
+export const DEFAULT_RECORDS_LIMIT = 1000;
+export const DEFAULT_RUNS_LIMIT = 20;
 
 /** Runs `fn` with the state store of a sync named on the command line (checked against the config first). */
 async function withSyncStore(
@@ -81,12 +90,19 @@ export async function runsCommand(options: {
 }): Promise<void> {
   await withSyncStore(options, async (store) => {
     // Status is the run's honest outcome (state/run-outcome.ts); failed counts refused records, invalid apart.
-    const runs = (await store.listRuns(options.sync, options.limit ?? 20)).map((r) => ({
+    const limit = options.limit ?? DEFAULT_RUNS_LIMIT;
+    // One more than shown, to tell a cut list from a complete one.
+    const fetched = await store.listRuns(options.sync, limit + 1);
+    const runs = fetched.slice(0, limit).map((r) => ({
       ...r,
       status: storedRunStatus(r),
       failed: Math.max(0, r.failed - r.invalid),
     }));
-    if (options.json) return printJson(runs);
+    const cut = fetched.length > limit ? `showing the latest ${limit} runs: more with --limit <n>` : null;
+    if (options.json) {
+      if (cut) process.stderr.write(`${cut}\n`);
+      return printJson(runs.map(camelCaseKeys));
+    }
     if (!runs.length) return say(`no runs of ${options.sync} yet: start one with \`ebb run ${options.sync}\``);
     printTable(
       runs.map((r) => ({
@@ -122,6 +138,7 @@ export async function runsCommand(options: {
         'error',
       ],
     );
+    if (cut) say(cut);
   });
 }
 
@@ -134,16 +151,21 @@ export async function recordsCommand(options: {
   limit?: number;
 }): Promise<void> {
   await withSyncStore(options, async (store) => {
-    let runNumber = options.run;
-    if (runNumber === undefined) runNumber = (await store.latestRun(options.sync))?.run_number;
-    const records =
+    const { runNumber, note: whichRun } = await runToShow(store, options.sync, options.run);
+    const limit = options.limit ?? DEFAULT_RECORDS_LIMIT;
+    // One more than shown, to tell a cut list from a complete one.
+    const fetched =
       runNumber === undefined
         ? []
-        : await store.listRecordResults(options.sync, {
-            runNumber,
-            failedOnly: options.failed,
-            limit: options.limit ?? 1000,
-          });
+        : await store.listRecordResults(options.sync, { runNumber, failedOnly: options.failed, limit: limit + 1 });
+    const records = fetched.slice(0, limit);
+    const cut =
+      fetched.length > limit
+        ? `showing the first ${limit} ${options.failed ? 'failed ' : ''}records of run ${runNumber}: more with --limit <n>`
+        : null;
+    // Notes go to stderr with --json, so the JSON on stdout stays whole.
+    if (options.json) for (const note of [whichRun, cut]) if (note) process.stderr.write(`${note}\n`);
+    if (!options.json && whichRun && records.length) say(whichRun);
     if (options.json) return printJson(records);
     if (!records.length)
       return say(
@@ -164,5 +186,6 @@ export async function recordsCommand(options: {
       })),
       ['run', 'key', 'op', 'status', 'destination id', 'error', 'attempt', 'at'],
     );
+    if (cut) say(cut);
   });
 }

@@ -2,6 +2,7 @@
  * `ebb worker [--queues engine,<destination>,...]`: runs the engine worker and one worker per
  * destination (or only the queues named) until SIGINT/SIGTERM.
  */
+import { describeLimits } from '../../connectors/destinations/destination';
 import { reconcileSyncs } from '../../workers/reconcile-syncs';
 import { startWorkers } from '../../workers/start-workers';
 import { ALL_QUEUES, selectQueues, unusedDestinations } from '../../workers/queue-selection';
@@ -49,9 +50,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     throw new ExitError(1, `nothing to serve: no sync uses ${options.queues?.join(', ')}`);
   }
   for (const q of workers.queues) {
-    say(
-      `worker on ${q.taskQueue}${q.limits ? ` (concurrency ${q.limits.maxConcurrency}, ${q.limits.requestsPerSecond}/s, batches of ${q.limits.batchSize})` : ''}`,
-    );
+    say(`worker on ${q.taskQueue}${q.limits ? ` (${describeLimits(q.limits)})` : ''}`);
   }
   if (schedules.length) say(`schedules: ${schedules.join(', ')}`);
   if (reconciled?.started.length) say(`started controllers: ${reconciled.started.join(', ')}`);

@@ -72,12 +72,61 @@ export interface DeliveryContext {
 }
 
 export interface DestinationLimits {
-  /** Records per deliver() call (one staged batch). */
+  /** Records per deliver() call: one request's worth (200 for an sObject Collections request). */
   batchSize: number;
-  /** Concurrent deliver() calls across the task queue. */
+  /** deliver() calls in flight at once in one worker process. */
   maxConcurrency: number;
-  /** deliver() calls per second across the task queue. */
-  requestsPerSecond: number;
+  /**
+   * deliver() calls per second across every worker of the task queue, enforced by the Temporal
+   * server; undefined where the destination has no per-second limit (Salesforce: only a daily
+   * allowance), so delivery runs as fast as `maxConcurrency` allows.
+   */
+  requestsPerSecond?: number;
+  /**
+   * deliver() calls one delivery activity makes (default 1). More than one spares Temporal a round
+   * trip per request: a 1M-row run is 500 activities of 10 requests, not 5,000 of one.
+   */
+  requestsPerDelivery?: number;
+}
+
+/** What `ebb worker` prints for a delivery queue: "200 records a request, 10 in flight, no per-second limit". */
+export function describeLimits(limits: DestinationLimits): string {
+  const perDelivery = limits.requestsPerDelivery ?? 1;
+  return [
+    `${limits.batchSize} records a request`,
+    `${limits.maxConcurrency} in flight`,
+    limits.requestsPerSecond === undefined ? 'no per-second limit' : `at most ${limits.requestsPerSecond} requests/s`,
+    `${perDelivery} request${perDelivery === 1 ? '' : 's'} per activity`,
+  ].join(', ');
+}
+
+/** The delivery plan derived from a destination's limits: batch sizes, worker slots and the run's window. */
+export interface DeliveryShape {
+  /** Records staged per delivery activity. */
+  recordsPerDelivery: number;
+  requestsPerDelivery: number;
+  /** Delivery activities one worker process runs at once. */
+  activitySlots: number;
+  /** Activities per second across the task queue (the server's limit); undefined for none. */
+  activitiesPerSecond: number | undefined;
+  /** Delivery activities a run keeps scheduled at once. */
+  window: number;
+}
+
+export function deliveryShape(limits: DestinationLimits): DeliveryShape {
+  const requestsPerDelivery = Math.max(1, limits.requestsPerDelivery ?? 1);
+  // With several requests per activity one extra slot keeps requests flowing while an activity
+  // waits for its slowest request; the process-wide limiter still caps requests at maxConcurrency.
+  const activitySlots =
+    requestsPerDelivery === 1 ? limits.maxConcurrency : Math.ceil(limits.maxConcurrency / requestsPerDelivery) + 1;
+  return {
+    recordsPerDelivery: limits.batchSize * requestsPerDelivery,
+    requestsPerDelivery,
+    activitySlots,
+    activitiesPerSecond:
+      limits.requestsPerSecond === undefined ? undefined : limits.requestsPerSecond / requestsPerDelivery,
+    window: Math.max(1, activitySlots * 2),
+  };
 }
 
 export interface Destination {
@@ -125,7 +174,7 @@ export interface Destination {
    *   // { key: 'acme', status: 'changed', fields: [{ field: 'Health_Score__c', sent: 38, stored: 12 }] }
    */
   readBack?(records: RecordToReadBack[]): Promise<ReadBackResult[]>;
-  /** For `ebb plan`: the requests delivering this many records in this many batches would take (default: one per batch). */
+  /** For `ebb plan`: the requests delivering this many records would take (default: one per `batchSize` records). */
   estimateRequests?(work: { records: number; batches: number }): number;
   close(): Promise<void>;
 }

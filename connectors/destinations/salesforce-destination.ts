@@ -27,6 +27,7 @@ import {
   TransientDestinationError,
   type Destination,
   type DestinationConnector,
+  type DestinationLimits,
   type DeliveryContext,
   type PreparedRecord,
   type ReadBackResult,
@@ -42,6 +43,30 @@ import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesfor
 
 /** sObject Collections accept at most 200 records or ids per request. */
 const collectionLimit = 200;
+
+/**
+ * Salesforce has no per-second request limit: an org has a daily allowance (guarded by the API
+ * budget pause in deliver-batch.ts) and a cap of 25 concurrent requests running longer than 20 s.
+ * So by default nothing paces requests per second; 10 in flight per worker stays well inside the
+ * concurrency cap even when requests slow down, and 10 requests per delivery activity keep
+ * Temporal's per-activity cost off each request. A `requestsPerSecond` set in config is enforced by
+ * the Temporal server across workers, one request per activity unless `requestsPerDelivery` says more.
+ */
+export function salesforceLimits(
+  configured: {
+    batchSize?: number;
+    maxConcurrency?: number;
+    requestsPerSecond?: number;
+    requestsPerDelivery?: number;
+  } = {},
+): DestinationLimits {
+  return {
+    batchSize: configured.batchSize ?? collectionLimit,
+    maxConcurrency: configured.maxConcurrency ?? 10,
+    requestsPerSecond: configured.requestsPerSecond,
+    requestsPerDelivery: configured.requestsPerDelivery ?? (configured.requestsPerSecond === undefined ? 10 : 1),
+  };
+}
 
 const authSchema = z.union(
   [
@@ -77,6 +102,7 @@ export const salesforceConnectionSchema = z
           .optional(),
         maxConcurrency: z.number().int().min(1).optional(),
         requestsPerSecond: z.number().positive().optional(),
+        requestsPerDelivery: z.number().int().min(1).max(50).optional(),
       })
       .strict()
       .optional(),
@@ -106,7 +132,7 @@ export type SalesforceConnection = z.infer<typeof salesforceConnectionSchema>;
 export const salesforceSyncOptionsSchema = z
   .object({
     object: z.string().min(1, { message: 'object must name a Salesforce object, e.g. Account' }),
-    externalId: z.object({
+    externalId: z.strictObject({
       from: z.string().min(1, { message: 'externalId.from must name a model column' }),
       to: z.string().min(1, { message: 'externalId.to must name an External ID field, e.g. External_Id__c' }),
     }),
@@ -353,17 +379,16 @@ export function createSalesforceDestination(
   };
 
   return {
-    limits: {
-      batchSize: connection.limits?.batchSize ?? collectionLimit,
-      maxConcurrency: connection.limits?.maxConcurrency ?? 4,
-      requestsPerSecond: connection.limits?.requestsPerSecond ?? 10,
-    },
+    limits: salesforceLimits(connection.limits),
 
     transientRecordErrors,
     apiUsage: () => session.apiUsage(),
     refreshApiUsage: () => session.refreshApiUsage(),
     // update mode looks records up (SOQL) before writing them: two requests per batch.
-    estimateRequests: ({ batches }) => (mode === 'update' ? 2 * batches : batches),
+    estimateRequests: ({ records }) => {
+      const requests = Math.ceil(records / (connection.limits?.batchSize ?? collectionLimit));
+      return mode === 'update' ? 2 * requests : requests;
+    },
 
     async check() {
       let fields: DescribeField[];
