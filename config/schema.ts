@@ -32,8 +32,14 @@ export const stateSchema = z.strictObject({
       runs: z.number().int().positive().default(100),
       /** Results of no run started more than D days ago. */
       days: z.number().positive().default(30),
+      /**
+       * From the latest run back, accepted records' results while they number at most this many per
+       * record the sync holds: 1 is about one full run's worth (failed records' results are kept
+       * within runs and days).
+       */
+      resultsPerRecord: z.number().positive().default(1),
     })
-    .default({ runs: 100, days: 30 }),
+    .default({ runs: 100, days: 30, resultsPerRecord: 1 }),
 });
 
 /** TLS to the Temporal frontend; file paths are relative to ebb.yaml. `tls: true` uses the system's CAs. */
@@ -228,7 +234,7 @@ export const syncSchema = baseSyncSchema.superRefine((sync, ctx) => {
 });
 
 export const ebbConfigSchema = z.strictObject({
-  state: stateSchema.default({ path: '.ebb/state.sqlite', retention: { runs: 100, days: 30 } }),
+  state: stateSchema.default({ path: '.ebb/state.sqlite', retention: { runs: 100, days: 30, resultsPerRecord: 1 } }),
   temporal: temporalSchema.default({ address: '127.0.0.1:7233', namespace: 'default' }),
   sources: z.record(nameSchema, sourceSchema).default({}),
   destinations: z.record(nameSchema, destinationConnectionSchema).default({}),

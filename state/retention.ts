@@ -4,10 +4,10 @@
  *
  * A run keeps every per-record result while all of these hold:
  *   - it is among its sync's latest `state.retention.runs` runs, and started at most `days` ago;
- *   - counting from the latest run back, the results kept so far number no more than the records
- *     the sync holds as delivered (its snapshots). A full resync therefore pushes the one before it
- *     out, while a long tail of small incremental runs stays: the store is bounded by the model's
- *     size, not by the number of runs.
+ *   - counting from the latest run back, the results kept so far number no more than
+ *     `resultsPerRecord` (default 1) times the records the sync holds as delivered (its snapshots).
+ *     A full resync therefore pushes the one before it out, while a long tail of small incremental
+ *     runs stays: the store is bounded by the model's size, not by the number of runs.
  * A run inside the runs/days window but past that size bound keeps its failed results only
  * (`ebb records --failed --run N`, `ebb replay --run N`). The latest run, the latest finished run
  * and the latest run with failures (what `ebb replay` re-sends) keep everything, whatever the setting.
@@ -24,6 +24,8 @@ export interface RetentionPolicy {
   runs: number;
   /** No per-record results of a run started more than D days ago. */
   days: number;
+  /** Accepted results kept, from the latest run back, per record the sync holds as delivered. */
+  resultsPerRecord: number;
 }
 
 /** What a run keeps of its per-record results, and why. */
@@ -91,7 +93,7 @@ export function decideRetention(
     // ISO-8601 UTC strings order as the instants they name.
     if (run.started_at < oldestStart) return decide('none', 'days');
     // Once one run does not fit, older ones do not either: what is kept is always the latest runs.
-    if (overBudget || kept + results > delivered) {
+    if (overBudget || kept + results > delivered * policy.resultsPerRecord) {
       overBudget = true;
       return decide('failed', 'records');
     }
@@ -157,6 +159,16 @@ export async function pruneSync(
         if (keep === 'failed') q = q.where('status', '=', 'succeeded');
         await q.execute();
       }
+      if (!options.dryRun) {
+        // A pruned run's batch rows (one per request, 5,000 for a million records) go too, except a
+        // batch attempted without a recorded outcome: later runs read those (hasUnrecordedDeliveries).
+        await db
+          .deleteFrom('batches')
+          .where('sync_id', '=', syncId)
+          .where('run_number', 'in', slice)
+          .where((eb) => eb.or([eb('attempts', '=', 0), eb('delivered_at', 'is not', null)]))
+          .execute();
+      }
       options.onProgress?.();
     }
   }
@@ -195,7 +207,7 @@ export async function prunedResultsNote(
       ? `state.retention.runs: ${policy.runs} keeps the results of each sync's latest ${policy.runs} runs`
       : reason === 'days'
         ? `state.retention.days: ${policy.days} keeps no results of runs started more than ${policy.days} days ago`
-        : `older runs keep their accepted records' results only while the results kept number no more than the sync's ${delivered} delivered records; failed records' results stay within state.retention`;
+        : `state.retention.resultsPerRecord: ${policy.resultsPerRecord} keeps older runs' accepted results only while the results kept number at most ${policy.resultsPerRecord} per record the sync holds (${delivered}); failed records' results stay within state.retention.runs and days`;
   const kept = run.failed > 0 && reason === 'records' ? ` Its ${run.failed} failed records are kept (--failed).` : '';
   return `The per-record results of run ${runNumber} of ${syncId} were pruned by retention (${why}): ${missing} of ${run.succeeded + run.failed} are gone; \`ebb runs ${syncId}\` keeps its counts.${kept}`;
 }

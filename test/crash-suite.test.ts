@@ -154,6 +154,8 @@ beforeAll(async () => {
     salesforce: { faults: { latencyMs: 150 } },
     salesforceLimits: '{ batchSize: 50, maxConcurrency: 4, requestsPerSecond: 50 }',
     syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`),
+    // Every run's results are checked at the end, so none may be pruned by a later full resync.
+    retention: '{ resultsPerRecord: 100 }',
   });
 }, 120_000);
 

@@ -240,7 +240,7 @@ describe.each(STATE_BACKENDS)('retention on the $name state store', (backend) =>
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({
       dryRun: true,
-      retention: { runs: 100, days: 30 },
+      retention: { runs: 100, days: 30, resultsPerRecord: 1 },
       syncs: [{ syncId: SYNC, runsPruned: 2, resultsDeleted: 600, dryRun: true }],
     });
     expect(await storedResults(opened.store)).toEqual(before);

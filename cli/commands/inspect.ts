@@ -1,7 +1,8 @@
 /** Read commands: `ebb status`, `ebb runs`, `ebb records`. Human tables by default, `--json` for machines. */
 import { resolveSync } from '../../config/load-config';
+import { prunedResultsNote } from '../../state/retention';
 import { storedRunStatus } from '../../state/run-outcome';
-import { connectClient, loadCliContext, openStore } from '../cli-context';
+import { connectClient, loadCliContext, openStore, type CliContext } from '../cli-context';
 import { camelCaseKeys, printJson, printTable, say } from '../output';
 import { runToShow } from '../run-lookup';
 import type { StateStore } from '../../state/state-store';
@@ -70,13 +71,13 @@ export const DEFAULT_RUNS_LIMIT = 20;
 /** Runs `fn` with the state store of a sync named on the command line (checked against the config first). */
 async function withSyncStore(
   options: { config?: string; sync: string },
-  fn: (store: StateStore) => Promise<void>,
+  fn: (store: StateStore, ctx: CliContext) => Promise<void>,
 ): Promise<void> {
   const ctx = loadCliContext(options.config);
   resolveSync(ctx.config, options.sync);
   const store = await openStore(ctx);
   try {
-    await fn(store);
+    await fn(store, ctx);
   } finally {
     await store.close();
   }
@@ -150,7 +151,7 @@ export async function recordsCommand(options: {
   json?: boolean;
   limit?: number;
 }): Promise<void> {
-  await withSyncStore(options, async (store) => {
+  await withSyncStore(options, async (store, ctx) => {
     const { runNumber, note: whichRun } = await runToShow(store, options.sync, options.run);
     const limit = options.limit ?? DEFAULT_RECORDS_LIMIT;
     // One more than shown, to tell a cut list from a complete one.
@@ -166,7 +167,16 @@ export async function recordsCommand(options: {
     // Notes go to stderr with --json, so the JSON on stdout stays whole.
     if (options.json) for (const note of [whichRun, cut]) if (note) process.stderr.write(`${note}\n`);
     if (!options.json && whichRun && records.length) say(whichRun);
-    if (options.json) return printJson(records);
+    // Records a prune removed are not "no records": say which retention setting took them.
+    const pruned =
+      runNumber === undefined
+        ? null
+        : await prunedResultsNote(store, options.sync, runNumber, ctx.config.state.retention);
+    if (options.json) {
+      if (pruned) process.stderr.write(`${pruned}\n`);
+      return printJson(records);
+    }
+    if (pruned && !records.length) return say(pruned);
     if (!records.length)
       return say(
         runNumber === undefined
@@ -187,5 +197,6 @@ export async function recordsCommand(options: {
       ['run', 'key', 'op', 'status', 'destination id', 'error', 'attempt', 'at'],
     );
     if (cut) say(cut);
+    if (pruned) say(pruned);
   });
 }

@@ -55,7 +55,7 @@ export async function pruneCommand(options: PruneOptions): Promise<void> {
       ['sync', 'runs pruned', options.dryRun ? 'results it would delete' : 'results deleted'],
     );
     say(
-      `retention: results of each sync's latest ${policy.runs} runs, none older than ${policy.days} days, older runs' accepted records only while they number no more than the sync's delivered records`,
+      `retention: results of each sync's latest ${policy.runs} runs, none older than ${policy.days} days, older runs' accepted records only while they number at most ${policy.resultsPerRecord} per delivered record`,
     );
     say(`state store: ${describeSize(before)}${options.dryRun ? '' : ` -> ${describeSize(after)}`}`);
     if (options.dryRun) say('dry run: nothing was deleted');

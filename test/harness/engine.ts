@@ -49,6 +49,8 @@ export interface EngineHarnessOptions {
   recordRetries?: RecordRetryPolicy;
   /** Wait before a delivery paused for the daily API budget checks again (default 5 minutes). */
   apiBudgetRetryMs?: number;
+  /** `state.retention` as a YAML flow map (default: ebb's default retention). */
+  retention?: string;
 }
 
 export interface EngineHarness {
@@ -109,7 +111,7 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
     ...testWarehouse?.env,
   };
   const yaml = `
-state: { path: ./state.sqlite }
+state: { path: ./state.sqlite${options.retention ? `, retention: ${options.retention}` : ''} }
 sources:
   warehouse: ${testWarehouse?.sourceYaml ?? '{ type: duckdb, path: ./warehouse.duckdb }'}
 destinations:${defaultDestinations(options.salesforceLimits)}
