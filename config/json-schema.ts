@@ -33,7 +33,7 @@ function syncSchemaForEditors(): z.ZodType {
     }),
   );
   const modes = [...new Set(Object.values(syncModesByDestinationType).flat())];
-  return baseSyncSchema.extend({ ...connectorKeys, mode: z.enum(modes as [string, ...string[]]).optional() });
+  return baseSyncSchema.extend({ ...connectorKeys, mode: z.enum(modes as [string, ...string[]]).optional() }).strict();
 }
 
 function destinationSchemaForEditors(): z.ZodType {

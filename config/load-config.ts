@@ -26,7 +26,7 @@ import {
 } from './schema';
 import { checkSyncOptions } from './sync-options';
 import { firstKeyLine, locate, pathAtOffset } from './yaml-locations';
-import { problemsFromZodIssues } from './zod-problems';
+import { noteKnownKeys, problemsFromZodIssues } from './zod-problems';
 
 export { scheduleIntervalMs } from './schedule';
 
@@ -123,7 +123,7 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
     };
   }
   const interpolated = interpolate(raw, env);
-  const parsed = ebbConfigSchema.safeParse(interpolated.value);
+  const parsed = ebbConfigSchema.safeParse(interpolated.value, { error: noteKnownKeys });
   const missingVariables = interpolated.problems.map((problem) => problem.path);
   const checks: UnplacedProblem[] = [
     ...(parsed.success ? [] : problemsFromZodIssues(parsed.error.issues, interpolated.value)),

@@ -10,6 +10,7 @@ import { knownNamesHint } from './closest-name';
 import { destinationConnectors } from '../connectors/destinations/registry';
 import { sourceConnectors } from '../connectors/sources/registry';
 import { cronProblem, parseEvery, type Schedule } from './schedule';
+import { noteKnownKeys } from './zod-problems';
 
 /** Source, destination, model and sync names end up in Temporal workflow ids such as `sync/<id>`. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -71,8 +72,8 @@ export const temporalSchema = z.strictObject({
 
 /**
  * A `{ type, ... }` entry whose settings belong to the connector its `type` names: an unknown type
- * names the known ones, and the connector's own schema checks the rest (unknown keys with the
- * closest known key, when the schema is an object).
+ * names the known ones, and the connector's own schema checks the rest (unknown keys at any depth
+ * with the closest known key).
  */
 function typedByConnector<T>(kind: string, schemaOf: (type: string) => z.ZodType | undefined, types: () => string[]) {
   return z.looseObject({ type: nonEmpty }).transform((value, ctx) => {
@@ -86,15 +87,9 @@ function typedByConnector<T>(kind: string, schemaOf: (type: string) => z.ZodType
       });
       return z.NEVER;
     }
-    const parsed = schema.safeParse(value);
+    const parsed = schema.safeParse(value, { error: noteKnownKeys });
     if (!parsed.success) {
-      const shape = (schema as { shape?: Record<string, unknown> }).shape;
-      const knownKeys = shape ? Object.keys(shape) : undefined;
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue(
-          issue.code === 'unrecognized_keys' && knownKeys ? { ...issue, params: { knownKeys } } : { ...issue },
-        );
-      }
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
       return z.NEVER;
     }
     return parsed.data as T;

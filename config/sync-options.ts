@@ -10,7 +10,7 @@ import { destinationConnectors } from '../connectors/destinations/registry';
 import { entriesOf, type RawRecord } from './raw-config';
 import { BASE_SYNC_KEYS } from './schema';
 import { syncModesByDestinationType } from './sync-modes';
-import { problemsFromZodIssues } from './zod-problems';
+import { noteKnownKeys, problemsFromZodIssues } from './zod-problems';
 
 /** The connector of the destination a sync names, when both exist. */
 export function connectorForSync(config: unknown, sync: RawRecord): DestinationConnector<unknown, unknown> | undefined {
@@ -19,25 +19,24 @@ export function connectorForSync(config: unknown, sync: RawRecord): DestinationC
   return typeof destination?.type === 'string' ? destinationConnectors[destination.type] : undefined;
 }
 
-// Connector schemas tolerate the base keys, so a misspelt option would otherwise pass silently.
-function unknownKeys(
-  connector: DestinationConnector<unknown, unknown>,
-  sync: RawRecord,
-  id: string,
-): UnplacedProblem[] {
-  const schema = connector.syncOptionsSchema;
-  if (!(schema instanceof z.ZodObject)) return [];
-  const known = [...BASE_SYNC_KEYS, ...Object.keys(schema.shape)];
-  return Object.keys(sync)
-    .filter((key) => !known.includes(key))
-    .map((key) => {
-      const closest = closestName(key, known);
-      return {
-        path: ['syncs', id, key],
-        message: `unknown key '${key}' for a ${connector.type} sync`,
-        hint: closest ? `did you mean '${closest}'?` : `keys of a ${connector.type} sync: ${known.join(', ')}`,
-      };
-    });
+const strictSchemas = new WeakMap<DestinationConnector<unknown, unknown>, z.ZodType>();
+
+/**
+ * The connector's options and the base keys (which schema.ts checks), rejecting any other key, so
+ * a misspelt key is reported like any other unknown key instead of passing silently.
+ */
+function strictSyncSchema(connector: DestinationConnector<unknown, unknown>): z.ZodType {
+  const cached = strictSchemas.get(connector);
+  if (cached) return cached;
+  const options = connector.syncOptionsSchema;
+  let schema: z.ZodType = options;
+  if (options instanceof z.ZodObject) {
+    const shape = options.shape as Record<string, unknown>;
+    const baseKeys = BASE_SYNC_KEYS.filter((key) => !(key in shape)).map((key) => [key, z.unknown().optional()]);
+    schema = options.safeExtend(Object.fromEntries(baseKeys) as Record<string, z.ZodOptional<z.ZodUnknown>>).strict();
+  }
+  strictSchemas.set(connector, schema);
+  return schema;
 }
 
 function unsupportedMode(type: string, sync: RawRecord, id: string): UnplacedProblem[] {
@@ -57,8 +56,8 @@ export function checkSyncOptions(config: unknown): UnplacedProblem[] {
   return entriesOf(config, 'syncs').flatMap(([id, sync]) => {
     const connector = connectorForSync(config, sync);
     if (!connector) return [];
-    const problems = [...unsupportedMode(connector.type, sync, id), ...unknownKeys(connector, sync, id)];
-    const parsed = connector.syncOptionsSchema.safeParse(sync);
+    const problems = unsupportedMode(connector.type, sync, id);
+    const parsed = strictSyncSchema(connector).safeParse(sync, { error: noteKnownKeys });
     if (!parsed.success) return [...problems, ...problemsFromZodIssues(parsed.error.issues, sync, ['syncs', id])];
     const found = connector.staticCheck?.({ sync: parsed.data, modelColumns: null }) ?? [];
     return [...problems, ...found.map((problem) => ({ ...problem, path: ['syncs', id, ...problem.path] }))];

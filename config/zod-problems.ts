@@ -1,9 +1,24 @@
 /** Turns zod issues into config problems a person can act on. */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { knownNamesHint } from './closest-name';
 import type { UnplacedProblem } from './config-problem';
 
 type Path = (string | number)[];
+
+/**
+ * Error map for every config parse: it notes on each unknown-keys issue the keys its object accepts,
+ * so the problem can name the closest one. zod passes the raising schema to error maps only and
+ * drops it from the issue it returns; `params` is copied over, so the keys travel there.
+ *
+ *   schema.safeParse(value, { error: noteKnownKeys })
+ */
+export const noteKnownKeys: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'unrecognized_keys' && issue.inst instanceof z.ZodObject) {
+    const params = ('params' in issue ? issue.params : undefined) as Record<string, unknown> | undefined;
+    Object.assign(issue, { params: { ...params, knownKeys: Object.keys(issue.inst.shape as object) } });
+  }
+  return undefined;
+};
 
 function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
   let node = data;
@@ -46,7 +61,7 @@ export function problemsFromZodIssues(
     const hint = hintOf(issue);
     switch (issue.code) {
       case 'unrecognized_keys': {
-        // Set by schemas that know their keys (e.g. a source's settings): a did-you-mean per key.
+        // Set by noteKnownKeys: a did-you-mean per key.
         const params = 'params' in issue ? (issue.params as { knownKeys?: unknown } | undefined) : undefined;
         const known = Array.isArray(params?.knownKeys) ? params.knownKeys.map(String) : undefined;
         return issue.keys.map((key) => ({

@@ -89,8 +89,8 @@ const configRows: ConfigRow[] = [
     name: 'a misspelt sync key names the key it probably meant',
     yaml: configYaml({ sync: sfWith('    shedule: { every: 15m }') }),
     path: 'syncs.accounts-to-sf.shedule',
-    message: "unknown key 'shedule' for a salesforce sync",
-    hint: "did you mean 'schedule'?",
+    message: "unknown key 'shedule'",
+    hint: "did you mean 'schedule'? (known keys: object, externalId, mapping, model, destination, mode, filter, changeDetection, schedule, alert, maxDeletes)",
   },
   {
     name: 'a misspelt source key names the key it probably meant',
@@ -120,7 +120,7 @@ const configRows: ConfigRow[] = [
     yaml: configYaml({ tail: 'sync: {}' }),
     path: 'sync',
     message: "unknown key 'sync'",
-    hint: 'remove it or check its spelling',
+    hint: "did you mean 'syncs'? (known keys: state, temporal, sources, destinations, models, syncs)",
   },
   {
     name: "a model without sql says the key 'sql' is required",

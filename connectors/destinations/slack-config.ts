@@ -1,7 +1,7 @@
 /** The ebb.yaml shapes of a Slack destination (`destinations.<name>`) and of a sync's Slack keys. */
 import { z } from 'zod';
 
-const slackLimitsSchema = z.object({
+const slackLimitsSchema = z.strictObject({
   batchSize: z.number().int().positive().optional(),
   maxConcurrency: z.number().int().positive().optional(),
   requestsPerSecond: z.number().positive().optional(),
