@@ -96,12 +96,15 @@ export async function openStore(ctx: CliContext): Promise<StateStore> {
 }
 
 export async function connectClient(ctx: CliContext): Promise<{ client: Client; close: () => Promise<void> }> {
-  const { Client, Connection } = await import('@temporalio/client');
+  const { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } = await import('@temporalio/client');
   let connection;
   try {
     connection = await Connection.connect({
       ...temporalConnectionOptions(ctx.config.temporal, ctx.baseDir),
       connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS,
+      // The SDK retries an unanswered call for about 20 s before failing it; a person at a terminal
+      // is told within a second instead, and commands that wait (run --wait) retry on their own.
+      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
     });
   } catch (err) {
     throw new TemporalUnreachableError(

@@ -7,7 +7,7 @@ import { resolveSync } from '../config/load-config';
 import { DEMO_CHANGES, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import type { RunSummary } from '../workflows/definitions';
 import { startDevEnvironment, type DevEnvironment } from './dev-environment';
-import { say } from './output';
+import { count, say } from './output';
 import { requestRun, waitForRequest } from './sync-control';
 
 async function runSync(env: DevEnvironment, syncId: string): Promise<RunSummary> {
@@ -17,8 +17,8 @@ async function runSync(env: DevEnvironment, syncId: string): Promise<RunSummary>
   if (!status.lastRun) throw new Error(`run of ${syncId} ended without a summary`);
   const r = status.lastRun;
   say(
-    `  ${syncId} run ${r.runNumber}: ${r.added + r.changed + r.removed} records changed, ${r.succeeded} upserted, ${r.failed} failed` +
-      ` (${r.unchanged} unchanged, ${r.apiCalls} API requests)${r.error ? ` — ${r.error}` : ''}`,
+    `  ${syncId} run ${r.runNumber}: ${count(r.added + r.changed + r.removed, 'record')} changed, ${r.succeeded} upserted, ${r.failed} failed` +
+      ` (${r.unchanged} unchanged, ${count(r.apiCalls, 'API request')})${r.error ? ` — ${r.error}` : ''}`,
   );
   return r;
 }

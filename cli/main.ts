@@ -158,7 +158,7 @@ export function buildProgram(): Command {
   program
     .command('runs <sync>')
     .description('run history: counts, duration, requests, failures')
-    .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .option('--limit <n>', 'how many runs (latest first)', positiveInt, 20)
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { limit: number; json?: boolean }) =>
       handlers.inspect().runsCommand({ config: config(), sync, ...o }),
@@ -166,10 +166,10 @@ export function buildProgram(): Command {
 
   program
     .command('records <sync>')
-    .description('per-record results of a run (latest unless --run)')
+    .description('per-record results of a run (the latest run with records unless --run)')
     .option('--run <n>', 'run number', positiveInt)
     .option('--failed', 'only failed records')
-    .option('--limit <n>', 'at most this many', positiveInt, 1000)
+    .option('--limit <n>', 'at most this many (a cut list says so)', positiveInt, 1000)
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  ebb records accounts-to-sf --failed')
     .action(async (sync: string, o: { run?: number; failed?: boolean; limit: number; json?: boolean }) =>
@@ -192,11 +192,17 @@ export function buildProgram(): Command {
   program
     .command('pause <sync>')
     .description('stop scheduled runs until resume')
-    .action(async (sync: string) => handlers.pause().pauseCommand({ config: config(), sync, paused: true }));
+    .option('--json', 'machine-readable output')
+    .action(async (sync: string, o: { json?: boolean }) =>
+      handlers.pause().pauseCommand({ config: config(), sync, paused: true, json: o.json }),
+    );
   program
     .command('resume <sync>')
     .description('resume a paused sync')
-    .action(async (sync: string) => handlers.pause().pauseCommand({ config: config(), sync, paused: false }));
+    .option('--json', 'machine-readable output')
+    .action(async (sync: string, o: { json?: boolean }) =>
+      handlers.pause().pauseCommand({ config: config(), sync, paused: false, json: o.json }),
+    );
 
   program
     .command('dev')

@@ -22,3 +22,15 @@ export function printTable(rows: Array<Record<string, unknown>>, columns: string
 export function say(text: string): void {
   process.stdout.write(`${text}\n`);
 }
+
+/** `run_number` -> `runNumber`: every `--json` output uses camelCase keys (docs/cli-json.md). */
+export function camelCaseKeys<T extends object>(row: T): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([key, value]) => [key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), value]),
+  );
+}
+
+/** "1 record", "3 records". */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

@@ -71,21 +71,123 @@ export async function runWaiting(client: Client, workflowId: string): Promise<st
   }
 }
 
-/** Polls until the controller has served request `requestSeq`; reports progress of the current run. */
+/** An activity of a run that failed and waits for Temporal to try it again. */
+export interface PendingRetry {
+  activity: string;
+  /** The attempt Temporal makes next (2 after the first failure). */
+  attempt: number;
+  /** The last failure's message: why it is retrying. */
+  reason: string;
+  /** The last failure's type (the thrown error's class, e.g. `DestinationUnreachable`). */
+  errorType: string | null;
+  nextAttemptAt: string | null;
+}
+
+/**
+ * The retrying activity of a workflow (the run's plan or a delivery, or the controller's own), from
+ * the last failure Temporal keeps on its pending activity; null when nothing is retrying.
+ */
+export async function pendingRetry(client: Client, workflowId: string): Promise<PendingRetry | null> {
+  try {
+    const { raw } = await client.workflow.getHandle(workflowId).describe();
+    const failing = (raw.pendingActivities ?? [])
+      .filter((a) => a.lastFailure)
+      .sort((a, b) => (b.attempt ?? 0) - (a.attempt ?? 0))[0];
+    if (!failing?.lastFailure) return null;
+    const next = failing.nextAttemptScheduleTime?.seconds;
+    return {
+      activity: failing.activityType?.name ?? 'activity',
+      attempt: failing.attempt ?? 1,
+      reason: failing.lastFailure.message ?? '',
+      errorType: failing.lastFailure.applicationFailureInfo?.type ?? null,
+      nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** "retrying deliver (attempt 3): connect ECONNREFUSED 127.0.0.1:9; next try at 10:04:05". */
+export function describeRetry(retry: PendingRetry): string {
+  const at = retry.nextAttemptAt ? `; next try at ${retry.nextAttemptAt.slice(11, 19)} UTC` : '';
+  return `retrying ${retry.activity} (attempt ${retry.attempt}): ${retry.reason.split('\n')[0]}${at}`;
+}
+
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+/** Temporal did not answer (server down or restarting, network gone): worth waiting for. */
+export function isTemporalUnavailable(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === UNAVAILABLE || code === DEADLINE_EXCEEDED) return true;
+  }
+  return false;
+}
+
+/** What a person waiting for a run is told while it is not simply making progress. */
+export interface WaitNotices {
+  /** Temporal stopped answering (`message` says since when and that the run goes on); `null` when it is back. */
+  onTemporalUnavailable?: (message: string | null) => void;
+  /** How long to keep retrying an unanswering Temporal before giving up (default 10 minutes). */
+  unavailableForMs?: number;
+}
+
+/** Gave up waiting for a run because Temporal stopped answering; the run itself may well go on. */
+export class TemporalLostError extends Error {
+  constructor(syncId: string, minutes: number, cause: unknown) {
+    super(
+      `Temporal has not answered for ${minutes} minutes, so ebb stopped waiting; the run of ${syncId} goes on ` +
+        `in the server and the workers: follow it with \`ebb status ${syncId}\` once Temporal is back`,
+      { cause },
+    );
+    this.name = 'TemporalLostError';
+  }
+}
+
+/**
+ * Polls until the controller has served request `requestSeq`; reports progress of the current run.
+ * A Temporal outage does not end the wait: the run goes on in the server and workers, so the poll
+ * retries (saying so through `notices`) until Temporal answers again.
+ */
 export async function waitForRequest(
   client: Client,
   syncId: string,
   requestSeq: number,
   onProgress: (p: RunProgress | null, status: SyncStatus) => void,
+  notices: WaitNotices = {},
 ): Promise<SyncStatus> {
+  let lostSince: number | null = null;
+  const giveUpAfter = notices.unavailableForMs ?? 10 * 60_000;
   for (;;) {
-    const status = await controllerStatus(client, syncId);
+    let status: SyncStatus | null;
+    let progress: RunProgress | null = null;
+    try {
+      status = await controllerStatus(client, syncId);
+      if (status?.currentRun) progress = await runProgress(client, status.currentRun.workflowId);
+    } catch (err) {
+      if (!isTemporalUnavailable(err)) throw err;
+      if (lostSince === null) {
+        lostSince = Date.now();
+        notices.onTemporalUnavailable?.(
+          `Temporal stopped answering (${(err as Error).message.split('\n')[0]}); the run goes on in the server and ` +
+            'the workers, and ebb keeps waiting for it, retrying the connection',
+        );
+      } else if (Date.now() - lostSince > giveUpAfter)
+        throw new TemporalLostError(syncId, Math.round(giveUpAfter / 60_000), err);
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    if (lostSince !== null) {
+      lostSince = null;
+      notices.onTemporalUnavailable?.(null);
+    }
     if (!status)
       throw new Error(
         `the controller of sync '${syncId}' is not running (terminated?); start it with \`ebb run ${syncId}\``,
       );
     if (status.completedThroughSeq >= requestSeq) return status;
-    onProgress(status.currentRun ? await runProgress(client, status.currentRun.workflowId) : null, status);
+    onProgress(progress, status);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -52,7 +52,7 @@ test('a run with some failed records says so everywhere, its counts add up, and 
   expect(status.lastRun).toMatchObject({ status: 'succeeded_with_failures', added: 10, succeeded: 9, failed: 1 });
   addsUp(status.lastRun as RunSummary);
   const runs = JSON.parse((await ebb('runs', sync, '--json')).stdout) as Array<Record<string, unknown>>;
-  expect(runs[0]).toMatchObject({ run_number: 1, status: 'succeeded_with_failures', succeeded: 9, failed: 1 });
+  expect(runs[0]).toMatchObject({ runNumber: 1, status: 'succeeded_with_failures', succeeded: 9, failed: 1 });
   // The controller's details in the Temporal UI carry the same words.
   const controller = await engine.client.workflow
     .getHandle(`sync/${sync}`)

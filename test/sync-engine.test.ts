@@ -406,7 +406,7 @@ test('the CLI reads runs, status and a dry-run plan as JSON', async () => {
   const before = engine.sf.stats().total;
 
   expect(await ebb('runs', sync)).toEqual([
-    expect.objectContaining({ run_number: 1, status: 'succeeded', succeeded: TOTAL }),
+    expect.objectContaining({ runNumber: 1, status: 'succeeded', succeeded: TOTAL }),
   ]);
   expect(await ebb('status', sync)).toEqual([
     expect.objectContaining({

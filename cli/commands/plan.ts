@@ -2,7 +2,7 @@
 import { DestinationPool } from '../../activities/engine-context';
 import { planRun } from '../../activities/plan-run';
 import { loadCliContext, openStore } from '../cli-context';
-import { printJson, say } from '../output';
+import { count, printJson, say } from '../output';
 
 export async function planCommand(options: {
   config?: string;
@@ -28,9 +28,9 @@ export async function planCommand(options: {
       return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize, apiRequests });
     say(`plan for ${options.sync}${options.full ? ' (full resync)' : ''}: nothing is sent`);
     say(
-      `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${plan.invalid} invalid rows`,
+      `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${count(plan.invalid, 'invalid row')}`,
     );
-    say(`  ${plan.rowsRead ?? 0} rows read out of the warehouse`);
+    say(`  ${count(plan.rowsRead ?? 0, 'row')} read out of the warehouse`);
     if (plan.deletionGuard)
       say(
         `  the deletion guard would stop this run, sending nothing: ${plan.deletionGuard.deletes} of ${plan.deletionGuard.delivered} ` +
@@ -38,7 +38,7 @@ export async function planCommand(options: {
           `to confirm the deletes: ebb run ${options.sync} --allow-deletes`,
       );
     say(
-      `  ${toSend} records in ${plan.batches} batches of up to ${destination.limits.batchSize} would be delivered, in about ${apiRequests} API requests`,
+      `  ${count(toSend, 'record')} in ${count(plan.batches, 'batch', 'batches')} of up to ${destination.limits.batchSize} would be delivered, in about ${count(apiRequests, 'API request')}`,
     );
     for (const s of plan.samples) say(`  ${s.operation} ${s.key}: ${JSON.stringify(s.payload)}`);
   } finally {

@@ -4,8 +4,16 @@ import { resolveSync } from '../../config/load-config';
 import { describeOutcome, type RunKind } from '../../workflows/definitions';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
-import { excerpt, printJson, say } from '../output';
+import { count, excerpt, printJson, say } from '../output';
+import { requireRun } from '../run-lookup';
 import { requestRun, waitForRequest } from '../sync-control';
+import { waitNotices } from '../wait-notices';
+
+const KIND_NAMES: Record<RunKind, string> = {
+  incremental: 'an incremental run',
+  full: 'a full resync',
+  replay: 'a replay of failed records',
+};
 
 export interface RunOptions {
   config?: string;
@@ -21,6 +29,15 @@ export interface RunOptions {
 export async function runCommand(options: RunOptions): Promise<void> {
   const ctx = loadCliContext(options.config);
   resolveSync(ctx.config, options.sync);
+  // A replay of a run that never was would otherwise come back as an empty "succeeded" run.
+  if (options.runNumber !== undefined) {
+    const store = await openStore(ctx);
+    try {
+      await requireRun(store, options.sync, options.runNumber);
+    } finally {
+      await store.close();
+    }
+  }
   const { client, close } = await connectClient(ctx);
   try {
     const request = await requestRun(client, options.sync, ctx.taskQueue, {
@@ -32,7 +49,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
       if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: request.requestSeq });
       else
         say(
-          `requested a ${options.kind} run of ${options.sync} (request ${request.requestSeq}); follow it with \`ebb status ${options.sync}\``,
+          `requested ${KIND_NAMES[options.kind]} of ${options.sync} (request ${request.requestSeq}); follow it with \`ebb status ${options.sync}\``,
         );
       return;
     }
@@ -41,17 +58,23 @@ export async function runCommand(options: RunOptions): Promise<void> {
         ? null
         : new SingleBar({ format: ' {bar} {value}/{total} batches | {phase}' }, Presets.shades_classic);
     let started = false;
-    const status = await waitForRequest(client, options.sync, request.requestSeq, (progress, s) => {
-      if (!bar) return;
-      if (s.paused && !s.currentRun) bar.update({ phase: 'paused: waiting for resume' });
-      if (!progress) return;
-      if (!started) {
-        bar.start(progress.batchesTotal, 0, { phase: progress.phase });
-        started = true;
-      }
-      bar.setTotal(Math.max(progress.batchesTotal, 1));
-      bar.update(progress.batchesDone, { phase: progress.phase });
-    });
+    const notice = waitNotices(client, options.sync, { phases: !bar });
+    const status = await waitForRequest(
+      client,
+      options.sync,
+      request.requestSeq,
+      (progress, s) => {
+        notice.progress(progress, s);
+        if (!bar || !progress) return;
+        if (!started) {
+          bar.start(progress.batchesTotal, 0, { phase: progress.phase });
+          started = true;
+        }
+        bar.setTotal(Math.max(progress.batchesTotal, 1));
+        bar.update(progress.batchesDone, { phase: progress.phase });
+      },
+      { onTemporalUnavailable: (message) => notice.say(message ?? 'Temporal answers again; still waiting') },
+    );
     if (started) bar?.stop();
     const last = status.lastRun;
     if (!last) throw new ExitError(1, 'the run ended without a summary');
@@ -66,10 +89,10 @@ export async function runCommand(options: RunOptions): Promise<void> {
     else {
       say(
         `run ${last.runNumber} (${last.kind}) ${describeOutcome(last.status, last.failed + last.invalid)}: ` +
-          `${last.added + last.changed + last.removed} records changed ` +
+          `${count(last.added + last.changed + last.removed, 'record')} changed ` +
           `(${last.added} added, ${last.changed} changed, ${last.removed} removed, ${last.unchanged} unchanged), ` +
           `${accepted.upserted} upserted${accepted.deleted ? `, ${accepted.deleted} deleted` : ''}, ` +
-          `${last.failed} failed, ${last.invalid} invalid, ${last.apiCalls} API requests`,
+          `${last.failed} failed, ${last.invalid} invalid, ${count(last.apiCalls, 'API request')}`,
       );
       for (const f of failures) say(`  failed ${excerpt(f.key, 80)}: ${f.errorCode} ${excerpt(f.errorMessage ?? '')}`);
       if (last.failed + last.invalid)

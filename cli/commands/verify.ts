@@ -8,8 +8,7 @@ import { verifyDelivered, type VerifyReport } from '../../activities/verify-deli
 import { resolveSync } from '../../config/load-config';
 import { loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
-import { excerpt, printJson, printTable, say } from '../output';
-
+import { count, excerpt, printJson, printTable, say } from '../output';
 import { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE } from './verify-options';
 
 export { DEFAULT_VERIFY_SAMPLE, VERIFY_DRIFT_EXIT_CODE };
@@ -50,7 +49,7 @@ function printReport(report: VerifyReport): void {
     .map((c) => `${c.key}: ${c.fields.map((f) => `${f.field} ${shown(f.sent)} → ${shown(f.stored)}`).join(', ')}`);
   const more = report.changed.length > 3 ? `, and ${report.changed.length - 3} more` : '';
   say(
-    `verified ${report.verified} records of ${report.sync}: ${report.missing.length} missing, ` +
+    `verified ${count(report.verified, 'record')} of ${report.sync}: ${report.missing.length} missing, ` +
       `${report.changed.length} changed${firstChanges.length ? ` (${firstChanges.join('; ')}${more})` : ''}, ` +
       `${report.pending.length} pending`,
   );
@@ -85,5 +84,7 @@ function printReport(report: VerifyReport): void {
     say(`the next \`ebb run ${report.sync} --full\` sends these records again, overwriting the changes`);
   }
   if (report.pending.length)
-    say(`${report.pending.length} records changed in the warehouse since their last delivery; the next run sends them`);
+    say(
+      `${count(report.pending.length, 'record')} changed in the warehouse since their last delivery; the next run sends them`,
+    );
 }
