@@ -16,7 +16,12 @@ import { openStateStore, type StateStore } from '../state/state-store';
 import { reconcileSyncs } from '../workers/reconcile-syncs';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers';
 import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
-import { packageRoot } from './dev-environment-file';
+import {
+  packageRoot,
+  removeDevEnvironmentFile,
+  writeDevEnvironmentFile,
+  type DevEnvironmentFile,
+} from './dev-environment-file';
 import { say } from './output';
 import { quietTemporalLogs } from './runtime-logging';
 
@@ -67,7 +72,7 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     port: await portOr(8787),
     file: path.join(demoDir, 'salesforce-records.json'),
   });
-  const slack = await startSlackSandbox({ port: await portOr(8788) });
+  const slack = await startSlackSandbox({ port: await portOr(8788), file: path.join(demoDir, 'slack-messages.json') });
 
   Object.assign(process.env, {
     EBB_DEMO_DIR: demoDir,
@@ -126,7 +131,9 @@ export function printDevEndpoints(env: DevEnvironment): void {
   say(`Slack sandbox:        ${env.slack.url.replace(/\/api\/$/, '')}/__sandbox/messages`);
   say(`Warehouse (DuckDB):   ${env.warehouse}`);
   say('');
-  say('In another terminal, with these variables, use the CLI against this environment:');
+  say('In another terminal, from this folder, the CLI finds this environment by itself (.ebb/dev.json):');
+  say('  npx ebb run accounts-to-sf --wait');
+  say('Elsewhere, or with your own config, set these variables:');
   say(`  export EBB_CONFIG=${DEMO_CONFIG} EBB_TEMPORAL_ADDRESS=${env.server.address} EBB_DEMO_DIR=${env.demoDir}`);
   say(
     `  export SF_LOGIN_URL=${env.salesforce.url} SF_CLIENT_ID=${env.salesforce.clientId} SF_CLIENT_SECRET=${env.salesforce.clientSecret}`,
@@ -138,13 +145,33 @@ export function printDevEndpoints(env: DevEnvironment): void {
   );
 }
 
+/** What the CLI in another terminal needs to use this environment without exports (.ebb/dev.json). */
+export function devEnvironmentFile(env: DevEnvironment): DevEnvironmentFile {
+  return {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    config: DEMO_CONFIG,
+    temporal: { address: env.server.address, namespace: env.server.namespace, uiUrl: env.server.uiUrl ?? '' },
+    env: {
+      EBB_DEMO_DIR: env.demoDir,
+      SF_LOGIN_URL: env.salesforce.url,
+      SF_CLIENT_ID: env.salesforce.clientId,
+      SF_CLIENT_SECRET: env.salesforce.clientSecret,
+      SLACK_BOT_TOKEN: env.slack.token,
+      SLACK_API_URL: env.slack.url,
+    },
+  };
+}
+
 export async function devCommand(): Promise<void> {
   const env = await startDevEnvironment({ fresh: false });
+  writeDevEnvironmentFile(ROOT, devEnvironmentFile(env));
   printDevEndpoints(env);
   say('\nebb dev is running; Ctrl-C stops everything.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  removeDevEnvironmentFile(ROOT);
   await env.stop();
 }

@@ -38,6 +38,8 @@ export interface SlackSandboxOptions {
   postRateLimit?: PostRateLimit;
   /** Delay before every API answer, in milliseconds. */
   latencyMs?: number;
+  /** JSON file the messages are kept in, so a restarted sandbox keeps them (as the Salesforce sandbox does). */
+  file?: string;
 }
 
 export interface SlackFaults {
@@ -125,6 +127,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
       id: 'T0EBBSANDB',
       name: 'ebb-sandbox',
     },
+    options.file,
   );
   let latencyMs = options.latencyMs ?? 0;
   let faults: { kind: PendingFault; method?: string }[] = [];

@@ -3,6 +3,7 @@
  * budget, with the semantics of the Web API methods ebb calls. HTTP, auth and faults live in
  * slack-sandbox.ts; this file answers one already-authenticated method call.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { checkBlocks } from './slack-blocks';
 
 export interface SandboxChannelConfig {
@@ -69,6 +70,15 @@ function asString(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The methods that change messages; the workspace is saved after each that succeeds. */
+const CHANGING_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.delete']);
+
+interface PersistedWorkspace {
+  lastTsMicros: number;
+  /** Messages by channel id, oldest first. */
+  messages: Record<string, SandboxMessage[]>;
+}
+
 interface Bucket {
   tokens: number;
   updatedMs: number;
@@ -84,13 +94,41 @@ export class SlackWorkspace {
     channels: SandboxChannelConfig[],
     private readonly postRateLimit: PostRateLimit,
     readonly team: { id: string; name: string },
+    /** JSON file the messages are kept in, so a restarted sandbox keeps them (and their ts). */
+    private readonly file?: string,
   ) {
     this.channels = channels.map((c) => ({ ...c }));
+    if (file && existsSync(file)) this.load(file);
   }
 
   reset(): void {
     this.messages = new Map();
     this.buckets = new Map();
+    this.save();
+  }
+
+  call(method: string, args: Record<string, unknown>, nowMs: number): MethodResult {
+    const result = this.answer(method, args, nowMs);
+    if (CHANGING_METHODS.has(method) && result.body.ok === true) this.save();
+    return result;
+  }
+
+  private load(file: string): void {
+    const persisted = JSON.parse(readFileSync(file, 'utf8')) as PersistedWorkspace;
+    this.lastTsMicros = persisted.lastTsMicros;
+    this.messages = new Map(Object.entries(persisted.messages));
+  }
+
+  /** Written after every change (temp file + rename), so a killed sandbox restarts with what it acknowledged. */
+  private save(): void {
+    if (!this.file) return;
+    const persisted: PersistedWorkspace = {
+      lastTsMicros: this.lastTsMicros,
+      messages: Object.fromEntries(this.messages),
+    };
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(persisted));
+    renameSync(tmp, this.file);
   }
 
   allMessages(channel?: string): SandboxMessage[] {
@@ -104,7 +142,7 @@ export class SlackWorkspace {
     return this.channels.find((c) => c.id === ref || c.name === name);
   }
 
-  call(method: string, args: Record<string, unknown>, nowMs: number): MethodResult {
+  private answer(method: string, args: Record<string, unknown>, nowMs: number): MethodResult {
     switch (method) {
       case 'auth.test':
         return ok({
