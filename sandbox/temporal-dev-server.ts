@@ -9,7 +9,11 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeFlags } from '../workflows/search-attributes';
 
-const ROOT = path.resolve(__dirname, '..');
+// The folder holding package.json and .tools/, whether this runs from sandbox/ or compiled from dist/sandbox/.
+const ROOT =
+  [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((dir) =>
+    fs.existsSync(path.join(dir, 'package.json')),
+  ) ?? path.resolve(__dirname, '..');
 
 export class TemporalBinaryNotFoundError extends Error {
   constructor() {
