@@ -1,9 +1,7 @@
-/** Driving ebb the way a user does (a run requested from the controller workflow), and its dry-run plan. */
-import { controllerStatus, requestRun } from '../cli/sync-control';
-import { DestinationPool, type EngineContext } from '../activities/engine-context';
-import { planRun, type PlanResult } from '../activities/plan-run';
-import type { RunInput, RunKind, RunSummary } from '../workflows/definitions';
-import type { BenchEnvironment } from './bench-environment';
+/** Driving ebb the way a user does: a run requested from the sync's controller workflow, as `ebb run` does. */
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { requestRun } from '../cli/sync-control';
+import { runWorkflowId, type RunKind, type RunSummary } from '../workflows/definitions';
 
 export class BenchRunError extends Error {
   constructor(message: string) {
@@ -12,45 +10,41 @@ export class BenchRunError extends Error {
   }
 }
 
-// cli/sync-control's waitForRequest polls every 500 ms, too coarse for runs that take a second or two.
-const POLL_MS = 50;
+const START_POLL_MS = 20;
 
-/** Requests a run of the sync and resolves with its summary once the controller has finished it. */
+/**
+ * Requests run `runNumber` of the sync (the bench starts every sync with an empty state store, so it
+ * knows the number) and resolves with its summary. It waits on the run workflow's result, a long poll
+ * on the server, rather than querying the controller, which would add the worker's query handling
+ * to the CPU time being measured.
+ */
 export async function runEbb(
-  env: BenchEnvironment,
-  syncId: string,
+  client: Client,
+  target: { syncId: string; taskQueue: string; runNumber: number },
   kind: RunKind = 'incremental',
 ): Promise<RunSummary> {
-  const { requestSeq } = await requestRun(env.client, syncId, env.taskQueue, { kind });
+  const { syncId, runNumber } = target;
+  await requestRun(client, syncId, target.taskQueue, { kind });
+  const handle = client.workflow.getHandle(runWorkflowId(syncId, runNumber));
+  // result() of a workflow not started yet fails with a bare ServiceError; describe() says NotFound.
   for (;;) {
-    const status = await controllerStatus(env.client, syncId);
-    if (!status) throw new BenchRunError(`the controller of ${syncId} stopped before finishing the run`);
-    if (status.completedThroughSeq >= requestSeq) {
-      const run = status.lastRun;
-      if (!run || run.status !== 'succeeded' || run.failed > 0)
-        throw new BenchRunError(
-          `ebb's run of ${syncId} did not deliver every record: ${run ? JSON.stringify(run) : 'no summary'}`,
-        );
-      return run;
+    try {
+      await handle.describe();
+      break;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, START_POLL_MS));
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-}
-
-/** `ebb plan`'s dry run: reads, maps, hashes and diffs every row, batches them, stages and sends nothing. */
-export async function planDryRun(env: BenchEnvironment, syncId: string): Promise<PlanResult> {
-  const engine: EngineContext = {
-    config: env.config,
-    baseDir: env.dir,
-    store: env.store,
-    taskQueue: env.taskQueue,
-    client: null,
-  };
-  const pool = new DestinationPool(engine);
-  const input: RunInput = { syncId, runNumber: 0, kind: 'incremental', replayOfRun: null };
+  let summary: RunSummary;
   try {
-    return await planRun(engine, pool, input, { dryRun: true });
-  } finally {
-    await pool.closeAll();
+    summary = (await handle.result()) as RunSummary;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError)
+      throw new BenchRunError(`ebb's run ${runNumber} of ${syncId} failed: ${err.cause?.message ?? err.message}`);
+    throw err;
   }
+  if (summary.runNumber !== runNumber || summary.status !== 'succeeded' || summary.failed + summary.invalid > 0)
+    throw new BenchRunError(`ebb's run of ${syncId} did not deliver every record: ${JSON.stringify(summary)}`);
+  return summary;
 }

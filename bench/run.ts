@@ -1,19 +1,33 @@
 /**
- * `npm run bench [-- --rows N] [--latency-ms MS] [--json]`: ebb against a naive baseline, both measured
- * in this run against the same warehouse and the same Salesforce sandbox. See bench/README.md.
+ * `npm run bench [-- --rows N] [--large] [--cases a,b] [--json] [--write-readme]`: ebb against the
+ * script it replaces and against the sandbox's own ceiling, all measured in this run on the same
+ * sandbox. Writes bench/results/latest.json. See bench/README.md.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { printJson } from '../cli/output';
 import { quietTemporalLogs } from '../cli/runtime-logging';
-import { demoAccounts, SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
-import { PLAN_SYNC_IDS, startBenchEnvironment, SYNC_ID, type BenchEnvironment } from './bench-environment';
-import { printReport, type BenchResults, type Measurement, type MemoryFigure } from './bench-report';
-import { BenchRunError, planDryRun, runEbb } from './ebb-runs';
-import { measurePeakMemory, type MemoryPeak } from './memory-sampler';
-import { naiveSync } from './naive-baseline';
+import type { RunKind } from '../workflows/definitions';
+import { runWorkflowId } from '../workflows/definitions';
+import type { BaselineTarget } from './baseline-scripts';
+import { startBenchEnvironment, startGroup, type BenchEnvironment, type GroupEnvironment } from './bench-environment';
+import {
+  mergeResults,
+  printReport,
+  readResults,
+  thisMachine,
+  writeReadmeTable,
+  type BenchFile,
+  type CaseKind,
+  type CaseResult,
+} from './bench-report';
+import { changeOnePercent } from './bench-warehouse';
+import { runClient, type ClientJob, type ClientResult } from './client-runs';
+import { BenchRunError, runEbb } from './ebb-runs';
+import { runHistoryStats } from './history-stats';
+import { ProcessUsage } from './process-usage';
 
 export class BenchOptionsError extends Error {
   constructor(message: string) {
@@ -22,10 +36,60 @@ export class BenchOptionsError extends Error {
   }
 }
 
-interface BenchOptions {
+const RESULTS_FILE = path.join(__dirname, 'results', 'latest.json');
+const README = path.join(__dirname, 'README.md');
+const LARGE_ROWS = 1_000_000;
+/** The one-record-per-request script runs only where it finishes in seconds. */
+const PER_RECORD_MAX_ROWS = 5000;
+
+interface CaseSpec {
+  name: string;
+  kind: CaseKind;
   rows: number;
   latencyMs: number;
+}
+
+const sizeLabel = (rows: number) =>
+  rows % 1_000_000 === 0 ? `${rows / 1_000_000}m` : rows % 1000 === 0 ? `${rows / 1000}k` : String(rows);
+const caseName = (kind: CaseKind, rows: number, latencyMs: number) => `${kind}-${sizeLabel(rows)}-${latencyMs}ms`;
+const spec = (kind: CaseKind, rows: number, latencyMs: number): CaseSpec => ({
+  name: caseName(kind, rows, latencyMs),
+  kind,
+  rows,
+  latencyMs,
+});
+
+function parseSize(text: string): number {
+  const match = /^(\d+)([km]?)$/.exec(text);
+  if (!match) return NaN;
+  return Number(match[1]) * (match[2] === 'm' ? 1_000_000 : match[2] === 'k' ? 1000 : 1);
+}
+
+function parseCase(name: string): CaseSpec {
+  const match = /^(cold|no-change|changed-1pct)-(\d+[km]?)-(\d+)ms$/.exec(name);
+  const rows = match ? parseSize(match[2] as string) : NaN;
+  if (!match || !(rows >= 100))
+    throw new BenchOptionsError(
+      `unknown case "${name}": write <cold|no-change|changed-1pct>-<rows, e.g. 5k, 100k, 1m, at least 100>-<latency>ms, as in cold-100k-0ms`,
+    );
+  return spec(match[1] as CaseKind, rows, Number(match[3]));
+}
+
+/** Cold at 0 and 100 ms, no change and 1% changed at 0 ms; at a million rows the 0 ms cases only. */
+function defaultCases(rows: number): CaseSpec[] {
+  return [
+    spec('cold', rows, 0),
+    ...(rows < LARGE_ROWS ? [spec('cold', rows, 100)] : []),
+    spec('no-change', rows, 0),
+    spec('changed-1pct', rows, 0),
+  ];
+}
+
+interface BenchOptions {
+  cases: CaseSpec[];
   json: boolean;
+  writeReadme: boolean;
+  readmeOnly: boolean;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -33,134 +97,230 @@ function parseOptions(argv: string[]): BenchOptions {
     args: argv,
     options: {
       rows: { type: 'string', default: process.env.EBB_BENCH_ROWS ?? '5000' },
-      'latency-ms': { type: 'string', default: process.env.EBB_BENCH_LATENCY_MS ?? '10' },
+      large: { type: 'boolean', default: false },
+      cases: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'write-readme': { type: 'boolean', default: false },
+      'readme-only': { type: 'boolean', default: false },
     },
   });
-  const rows = Number(values.rows);
-  const latencyMs = Number(values['latency-ms']);
-  if (!Number.isInteger(rows) || rows < 100)
+  const rows = parseSize(values.rows);
+  if (!(rows >= 100))
     throw new BenchOptionsError(
       `--rows must be a whole number of at least 100 (1% of it is changed), got ${values.rows}`,
     );
-  if (!Number.isInteger(latencyMs) || latencyMs < 0)
-    throw new BenchOptionsError(`--latency-ms must be a whole number of milliseconds, got ${values['latency-ms']}`);
-  return { rows, latencyMs, json: values.json };
+  const cases = values.cases
+    ? values.cases.split(',').map((name) => parseCase(name.trim()))
+    : [...defaultCases(rows), ...(values.large && rows !== LARGE_ROWS ? defaultCases(LARGE_ROWS) : [])];
+  return { cases, json: values.json, writeReadme: values['write-readme'], readmeOnly: values['readme-only'] };
 }
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
-const MB = 1024 * 1024;
 
-// Heap growth means something only from a collected heap; `npm run bench` cannot pass --expose-gc through tsx.
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as () => void;
+function fileMb(file: string): number {
+  return (
+    [file, `${file}-wal`, `${file}-shm`].reduce((sum, f) => sum + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0) /
+    (1024 * 1024)
+  );
+}
 
-async function measure(env: BenchEnvironment, work: () => Promise<number>): Promise<Measurement> {
+interface GroupContext {
+  env: BenchEnvironment;
+  group: GroupEnvironment;
+  rows: number;
+  latencyMs: number;
+  runNumber: number;
+}
+
+type EbbFigures = Pick<
+  CaseResult,
+  | 'ebbRecords'
+  | 'ebbSeconds'
+  | 'ebbRecordsPerSec'
+  | 'requests'
+  | 'upsertRequests'
+  | 'rejectedRequests'
+  | 'peakRssMb'
+  | 'workerCpuSeconds'
+  | 'sandboxCpuSeconds'
+  | 'temporalCpuSeconds'
+  | 'historyEvents'
+  | 'activities'
+  | 'historyEventsPerActivity'
+  | 'activitiesPer1000Records'
+  | 'stateStoreMb'
+>;
+
+async function measureEbb(ctx: GroupContext, what: string, expected: number, kind: RunKind): Promise<EbbFigures> {
+  const { env, group } = ctx;
+  const worker = new ProcessUsage(group.worker.pid);
+  const temporal = new ProcessUsage(env.server.process.pid as number);
   const before = env.salesforce.stats();
+  const driverCpu = process.cpuUsage();
+  worker.start();
+  temporal.start();
   const started = performance.now();
-  const records = await work();
+  const runNumber = ++ctx.runNumber;
+  const summary = await runEbb(env.client, { syncId: group.syncId, taskQueue: group.taskQueue, runNumber }, kind);
   const seconds = (performance.now() - started) / 1000;
+  const workerUsage = worker.stop();
+  const temporalUsage = temporal.stop();
+  const cpu = process.cpuUsage(driverCpu);
   const after = env.salesforce.stats();
+  if (summary.succeeded !== expected)
+    throw new BenchRunError(`ebb's ${what} sent ${summary.succeeded} records where ${expected} were expected`);
+  const history = await runHistoryStats(env.client, runWorkflowId(group.syncId, runNumber));
   return {
-    seconds,
-    records,
-    apiRequests: after.total - before.total,
+    ebbRecords: summary.succeeded,
+    ebbSeconds: seconds,
+    ebbRecordsPerSec: summary.succeeded / seconds,
+    requests: after.total - before.total,
     upsertRequests: after.upsertRequests - before.upsertRequests,
+    rejectedRequests: after.rejectedRequests - before.rejectedRequests,
+    peakRssMb: workerUsage.peakRssMb,
+    workerCpuSeconds: workerUsage.cpuSeconds,
+    sandboxCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    temporalCpuSeconds: temporalUsage.cpuSeconds,
+    historyEvents: history.events,
+    activities: history.activities,
+    historyEventsPerActivity: history.events / history.activities,
+    activitiesPer1000Records: summary.succeeded > 0 ? (history.activities * 1000) / summary.succeeded : null,
+    stateStoreMb: fileMb(group.stateFile),
   };
 }
 
-async function memoryOf(phase: string, work: () => Promise<number>): Promise<MemoryFigure> {
-  collectGarbage();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const { result: rows, peak }: { result: number; peak: MemoryPeak } = await measurePeakMemory(work);
-  return {
-    phase,
-    rows,
-    peakRssMb: peak.rssBytes / MB,
-    peakHeapMb: peak.heapUsedBytes / MB,
-    heapGrowthMb: (peak.heapUsedBytes - heapBefore) / MB,
+async function measureClient(ctx: GroupContext, job: Omit<ClientJob, 'target'>, prefix: string) {
+  const target: BaselineTarget = {
+    warehouse: ctx.group.warehouse,
+    loginUrl: ctx.env.salesforce.url,
+    clientId: ctx.env.salesforce.clientId,
+    clientSecret: ctx.env.salesforce.clientSecret,
+    externalIdPrefix: prefix,
   };
+  const before = ctx.env.salesforce.stats();
+  const result: ClientResult = await runClient({ ...job, target });
+  const requests = ctx.env.salesforce.stats().total - before.total;
+  if (result.records !== ctx.rows)
+    throw new BenchRunError(`the ${job.kind} client sent ${result.records} records where ${ctx.rows} were expected`);
+  return { ...result, requests };
 }
 
-function expectSent(what: string, measurement: Measurement, expected: number): void {
-  if (measurement.records !== expected)
-    throw new BenchRunError(`${what} sent ${measurement.records} records where ${expected} were expected`);
+async function measureCase(ctx: GroupContext, kind: CaseKind, expected: number): Promise<CaseResult> {
+  const name = caseName(kind, ctx.rows, ctx.latencyMs);
+  const { limits } = ctx.group.worker;
+  progress(`${name}: ebb ...`);
+  const ebb = await measureEbb(ctx, name, expected, 'incremental');
+  progress(`${name}: the 200-per-request script ...`);
+  const baseline = await measureClient(ctx, { kind: 'collections' }, 'script-');
+  const result: CaseResult = {
+    name,
+    kind,
+    rows: ctx.rows,
+    latencyMs: ctx.latencyMs,
+    measuredAt: new Date().toISOString(),
+    ...ebb,
+    baselineRecords: baseline.records,
+    baselineSeconds: baseline.seconds,
+    baselineRecordsPerSec: baseline.records / baseline.seconds,
+    ratio: baseline.seconds / ebb.ebbSeconds,
+    baselineRequests: baseline.requests,
+    baselineCpuSeconds: baseline.cpuSeconds,
+    baselinePeakRssMb: baseline.peakRssMb,
+    perRecordRecordsPerSec: null,
+    ceilingSequentialRecordsPerSec: null,
+    ceilingConcurrentRecordsPerSec: null,
+    ceilingConcurrency: null,
+    limits,
+  };
+  if (kind !== 'cold') return result;
+  if (ctx.rows <= PER_RECORD_MAX_ROWS && ctx.latencyMs === 0) {
+    progress(`${name}: the one-record-per-request script ...`);
+    const perRecord = await measureClient(ctx, { kind: 'per-record' }, 'per-record-');
+    result.perRecordRecordsPerSec = perRecord.records / perRecord.seconds;
+  }
+  progress(`${name}: the sandbox's ceiling, 1 and ${limits.maxConcurrency} requests in flight ...`);
+  // Each loop writes its own records, so both create them, as the cold runs before them did.
+  const sequential = await measureClient(
+    ctx,
+    { kind: 'ceiling', concurrency: 1, batchSize: limits.batchSize },
+    'ceiling-1-',
+  );
+  const concurrent = await measureClient(
+    ctx,
+    { kind: 'ceiling', concurrency: limits.maxConcurrency, batchSize: limits.batchSize },
+    `ceiling-${limits.maxConcurrency}-`,
+  );
+  result.ceilingSequentialRecordsPerSec = sequential.records / sequential.seconds;
+  result.ceilingConcurrentRecordsPerSec = concurrent.records / concurrent.seconds;
+  result.ceilingConcurrency = limits.maxConcurrency;
+  return result;
 }
 
-async function runScenarios(env: BenchEnvironment, options: BenchOptions): Promise<BenchResults> {
-  const { rows } = options;
-  const naiveTarget = {
-    warehouse: env.warehouse,
-    loginUrl: env.salesforce.url,
-    clientId: env.salesforce.clientId,
-    clientSecret: env.salesforce.clientSecret,
-    externalIdPrefix: 'naive-',
-  };
-  const ebbSent = async (kind: 'incremental' = 'incremental') => {
-    const run = await runEbb(env, SYNC_ID, kind);
-    return run.succeeded;
-  };
-  const naiveSent = () => naiveSync(naiveTarget);
+/**
+ * The cases of one size and latency, on one fresh state store: the cold sync first (measured even when
+ * not asked for, as the others need it), then a re-run with nothing changed, then one after 1% changed.
+ */
+async function runGroup(env: BenchEnvironment, specs: CaseSpec[]): Promise<CaseResult[]> {
+  const { rows, latencyMs } = specs[0] as CaseSpec;
+  const wanted = new Set(specs.map((s) => s.kind));
+  const label = `${sizeLabel(rows)}-${latencyMs}ms`;
+  progress(`${label}: building a warehouse of ${rows.toLocaleString('en-US')} rows and starting ebb's worker ...`);
+  const group = await startGroup(env, { label, rows, latencyMs });
+  const ctx: GroupContext = { env, group, rows, latencyMs, runNumber: 0 };
+  const results: CaseResult[] = [];
+  try {
+    const cold = await measureCase(ctx, 'cold', rows);
+    if (wanted.has('cold')) results.push(cold);
+    if (wanted.has('no-change')) results.push(await measureCase(ctx, 'no-change', 0));
+    if (wanted.has('changed-1pct')) {
+      const changed = await changeOnePercent(group.warehouse);
+      results.push(await measureCase(ctx, 'changed-1pct', changed));
+    }
+  } finally {
+    await group.stop();
+  }
+  return results;
+}
 
-  progress(`1/4 initial sync of ${rows} rows: ebb ...`);
-  let ebbInitial: Measurement | undefined;
-  const initialMemory = await memoryOf('ebb initial sync (plan + delivery)', async () => {
-    ebbInitial = await measure(env, ebbSent);
-    return rows;
-  });
-  if (!ebbInitial) throw new BenchRunError('the initial ebb run was not measured');
-  expectSent('ebb initial sync', ebbInitial, rows);
-  progress('1/4 initial sync: naive baseline ...');
-  const naiveInitial = await measure(env, naiveSent);
-
-  const changed = demoAccounts(rows - SEED_ACCOUNTS.length)
-    .slice(SEED_ACCOUNTS.length, SEED_ACCOUNTS.length + Math.floor(rows / 100))
-    .map((a) => ({ account_id: a.account_id, health: (a.health + 1) % 101 }));
-  await updateDemoAccounts(env.warehouse, changed);
-  progress(`2/4 re-sync after changing ${changed.length} rows: ebb ...`);
-  const ebbIncremental = await measure(env, ebbSent);
-  expectSent('ebb incremental sync', ebbIncremental, changed.length);
-  progress('2/4 re-sync: naive baseline ...');
-  const naiveIncremental = await measure(env, naiveSent);
-
-  progress('3/4 re-run with nothing changed: ebb ...');
-  const noChange = await measure(env, ebbSent);
-  expectSent('ebb re-run without changes', noChange, 0);
-
-  progress(`4/4 memory of ebb's dry-run plan at ${rows} and ${4 * rows} rows ...`);
-  const planOf = async (syncId: string) => {
-    const plan = await planDryRun(env, syncId);
-    return plan.added + plan.changed + plan.unchanged;
-  };
-  const planSingle = await memoryOf('ebb plan (dry run)', () => planOf(PLAN_SYNC_IDS.single));
-  const planQuadruple = await memoryOf('ebb plan (dry run)', () => planOf(PLAN_SYNC_IDS.quadruple));
-  const { window } = await planDryRun(env, PLAN_SYNC_IDS.single);
-
-  return {
-    rows,
-    latencyMs: options.latencyMs,
-    limits: env.deliveryLimits,
-    window,
-    initial: { ebb: ebbInitial, naive: naiveInitial },
-    incremental: { changedRows: changed.length, ebb: ebbIncremental, naive: naiveIncremental },
-    noChange: { ebb: noChange },
-    memory: [initialMemory, planSingle, planQuadruple],
-  };
+function groupsOf(cases: CaseSpec[]): CaseSpec[][] {
+  const groups = new Map<string, CaseSpec[]>();
+  for (const c of cases) {
+    const key = `${c.rows}/${c.latencyMs}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].sort((a, b) => (a[0] as CaseSpec).rows - (b[0] as CaseSpec).rows);
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.readmeOnly) {
+    const saved = readResults(RESULTS_FILE);
+    if (!saved) throw new BenchOptionsError(`no ${RESULTS_FILE} yet: run npm run bench first`);
+    writeReadmeTable(README, saved);
+    progress(`wrote the table of ${RESULTS_FILE} into ${README}`);
+    return;
+  }
   quietTemporalLogs();
-  progress(
-    `starting a Temporal dev server, the Salesforce sandbox (${options.latencyMs} ms per request) and ebb's workers ...`,
-  );
-  const env = await startBenchEnvironment(options);
+  const machine = thisMachine();
+  progress(`cases: ${options.cases.map((c) => c.name).join(', ')}`);
+  progress('starting a Temporal dev server and the Salesforce sandbox ...');
+  const env = await startBenchEnvironment();
+  const cases: CaseResult[] = [];
   try {
-    const results = await runScenarios(env, options);
-    if (options.json) printJson(results);
-    else printReport(results);
+    for (const group of groupsOf(options.cases)) cases.push(...(await runGroup(env, group)));
   } finally {
     await env.stop();
+  }
+  const now: BenchFile = { machine, date: new Date().toISOString(), cases };
+  fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  const merged = mergeResults(readResults(RESULTS_FILE), now);
+  fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(merged, null, 2)}\n`);
+  if (options.json) printJson(now);
+  else printReport(now);
+  progress(`wrote ${RESULTS_FILE} (${merged.cases.length} cases, ${cases.length} measured now)`);
+  if (options.writeReadme) {
+    writeReadmeTable(README, merged);
+    progress(`wrote the table into ${README}`);
   }
 }
 
