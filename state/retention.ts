@@ -265,8 +265,8 @@ const VACUUM_PAGES_PER_STEP = 20_000;
 /**
  * SQLite: gives free pages back to the file system (stores made with auto_vacuum = INCREMENTAL) and
  * checkpoints the WAL. TRUNCATE empties the WAL file but waits for every reader and writer, so it is
- * used only when no run of any sync is in flight; otherwise PASSIVE copies what it can without
- * waiting, and the next idle finish truncates. PostgreSQL: nothing to do, autovacuum reclaims space.
+ * used only when no run of any sync is in flight (started in the last day); otherwise PASSIVE
+ * copies what it can without waiting, and the next idle finish truncates. PostgreSQL: nothing to do, autovacuum reclaims space.
  */
 export async function reclaimSpace(store: StateStore, options: { onProgress?: () => void } = {}): Promise<void> {
   if (store.backend !== 'sqlite') return;
@@ -276,10 +276,12 @@ export async function reclaimSpace(store: StateStore, options: { onProgress?: ()
       options.onProgress?.();
     }
   }
+  // A run whose workflow was terminated stays 'delivering' for ever; past a day it no longer counts.
   const inFlight = await store.db
     .selectFrom('runs')
     .select('run_number')
     .where('status', 'in', [...IN_FLIGHT] as Array<'planning' | 'delivering'>)
+    .where('started_at', '>', new Date(Date.now() - DAY_MS).toISOString())
     .limit(1)
     .executeTakeFirst();
   await sql`pragma wal_checkpoint(${sql.raw(inFlight ? 'PASSIVE' : 'TRUNCATE')})`.execute(store.db);
