@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import * as prettier from 'prettier';
 import { printTable, say } from '../cli/output';
 
 export type CaseKind = 'cold' | 'no-change' | 'changed-1pct';
@@ -190,13 +191,18 @@ export class ReadmeMarkersError extends Error {
   }
 }
 
-/** Replaces the text between the README's bench-table markers with the table of `results`. */
-export function writeReadmeTable(readme: string, results: BenchFile): void {
+/**
+ * Replaces the text between the README's bench-table markers with the table of `results`, formatted
+ * by Prettier as `npm run lint` expects.
+ */
+export async function writeReadmeTable(readme: string, results: BenchFile): Promise<void> {
   const text = fs.readFileSync(readme, 'utf8');
   const start = '<!-- bench-table:start -->';
   const end = '<!-- bench-table:end -->';
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from < 0 || to < from) throw new ReadmeMarkersError(readme);
-  fs.writeFileSync(readme, `${text.slice(0, from + start.length)}\n${markdownTable(results)}\n${text.slice(to)}`);
+  const updated = `${text.slice(0, from + start.length)}\n\n${markdownTable(results)}\n\n${text.slice(to)}`;
+  const options = (await prettier.resolveConfig(readme)) ?? {};
+  fs.writeFileSync(readme, await prettier.format(updated, { ...options, filepath: readme }));
 }

@@ -296,7 +296,7 @@ async function main(): Promise<void> {
   if (options.readmeOnly) {
     const saved = readResults(RESULTS_FILE);
     if (!saved) throw new BenchOptionsError(`no ${RESULTS_FILE} yet: run npm run bench first`);
-    writeReadmeTable(README, saved);
+    await writeReadmeTable(README, saved);
     progress(`wrote the table of ${RESULTS_FILE} into ${README}`);
     return;
   }
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
   else printReport(now);
   progress(`wrote ${RESULTS_FILE} (${merged.cases.length} cases, ${cases.length} measured now)`);
   if (options.writeReadme) {
-    writeReadmeTable(README, merged);
+    await writeReadmeTable(README, merged);
     progress(`wrote the table into ${README}`);
   }
 }
