@@ -38,6 +38,7 @@ export class BenchOptionsError extends Error {
 
 const RESULTS_FILE = path.join(__dirname, 'results', 'latest.json');
 const README = path.join(__dirname, 'README.md');
+
 const LARGE_ROWS = 1_000_000;
 /** The one-record-per-request script runs only where it finishes in seconds. */
 const PER_RECORD_MAX_ROWS = 5000;
@@ -90,6 +91,9 @@ interface BenchOptions {
   json: boolean;
   writeReadme: boolean;
   readmeOnly: boolean;
+  /** Where the figures are merged into (default bench/results/latest.json) and the README written. */
+  resultsFile: string;
+  readme: string;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -102,6 +106,8 @@ function parseOptions(argv: string[]): BenchOptions {
       json: { type: 'boolean', default: false },
       'write-readme': { type: 'boolean', default: false },
       'readme-only': { type: 'boolean', default: false },
+      results: { type: 'string', default: RESULTS_FILE },
+      readme: { type: 'string', default: README },
     },
   });
   const rows = parseSize(values.rows);
@@ -112,7 +118,14 @@ function parseOptions(argv: string[]): BenchOptions {
   const cases = values.cases
     ? values.cases.split(',').map((name) => parseCase(name.trim()))
     : [...defaultCases(rows), ...(values.large && rows !== LARGE_ROWS ? defaultCases(LARGE_ROWS) : [])];
-  return { cases, json: values.json, writeReadme: values['write-readme'], readmeOnly: values['readme-only'] };
+  return {
+    cases,
+    json: values.json,
+    writeReadme: values['write-readme'],
+    readmeOnly: values['readme-only'],
+    resultsFile: path.resolve(values.results),
+    readme: path.resolve(values.readme),
+  };
 }
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
@@ -294,10 +307,10 @@ function groupsOf(cases: CaseSpec[]): CaseSpec[][] {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.readmeOnly) {
-    const saved = readResults(RESULTS_FILE);
-    if (!saved) throw new BenchOptionsError(`no ${RESULTS_FILE} yet: run npm run bench first`);
-    await writeReadmeTable(README, saved);
-    progress(`wrote the table of ${RESULTS_FILE} into ${README}`);
+    const saved = readResults(options.resultsFile);
+    if (!saved) throw new BenchOptionsError(`no ${options.resultsFile} yet: run npm run bench first`);
+    await writeReadmeTable(options.readme, saved);
+    progress(`wrote the table of ${options.resultsFile} into ${options.readme}`);
     return;
   }
   quietTemporalLogs();
@@ -312,15 +325,15 @@ async function main(): Promise<void> {
     await env.stop();
   }
   const now: BenchFile = { machine, date: new Date().toISOString(), cases };
-  fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-  const merged = mergeResults(readResults(RESULTS_FILE), now);
-  fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(merged, null, 2)}\n`);
+  fs.mkdirSync(path.dirname(options.resultsFile), { recursive: true });
+  const merged = mergeResults(readResults(options.resultsFile), now);
+  fs.writeFileSync(options.resultsFile, `${JSON.stringify(merged, null, 2)}\n`);
   if (options.json) printJson(now);
   else printReport(now);
-  progress(`wrote ${RESULTS_FILE} (${merged.cases.length} cases, ${cases.length} measured now)`);
+  progress(`wrote ${options.resultsFile} (${merged.cases.length} cases, ${cases.length} measured now)`);
   if (options.writeReadme) {
-    await writeReadmeTable(README, merged);
-    progress(`wrote the table into ${README}`);
+    await writeReadmeTable(options.readme, merged);
+    progress(`wrote the table into ${options.readme}`);
   }
 }
 
