@@ -1,6 +1,8 @@
 /**
- * `${VAR}` and `${VAR:-default}` in string values of a parsed config, so secrets live in the
- * environment and never in the YAML. `$${` writes a literal `${`.
+ * `${VAR}`, `${VAR-default}` and `${VAR:-default}` in string values of a parsed config, so secrets
+ * live in the environment and never in the YAML. As in the shell, `-` falls back only when VAR is
+ * unset and `:-` also when it is empty: `apiUrl: ${SLACK_API_URL-http://127.0.0.1:8788/api/}` lets
+ * an empty SLACK_API_URL mean Slack itself. `$${` writes a literal `${`.
  */
 import type { UnplacedProblem } from './config-problem';
 
@@ -12,7 +14,7 @@ export interface InterpolationResult {
 }
 
 // A name must follow `${`, so Liquid's `${{ mrr }}` (a literal dollar before an output tag) is left alone.
-const REFERENCE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const REFERENCE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-([^}]*))?\}/g;
 
 export function interpolate(value: unknown, env: Readonly<Record<string, string | undefined>>): InterpolationResult {
   const problems: UnplacedProblem[] = [];
@@ -22,16 +24,16 @@ export function interpolate(value: unknown, env: Readonly<Record<string, string 
     if (typeof node === 'string') {
       return node.replace(
         REFERENCE,
-        (whole, escaped: string | undefined, name: string, fallback: string | undefined) => {
+        (whole, escaped: string | undefined, name: string, colon: string | undefined, fallback: string | undefined) => {
           if (escaped) return whole.slice(1);
           const fromEnv = env[name];
-          // Like the shell's `:-`, an empty variable counts as unset when a default is given.
-          if (fallback !== undefined && (fromEnv === undefined || fromEnv === '')) return fallback;
+          const emptyIsUnset = colon === ':';
+          if (fallback !== undefined && (fromEnv === undefined || (emptyIsUnset && fromEnv === ''))) return fallback;
           if (fromEnv === undefined) {
             problems.push({
               path,
               message: `environment variable ${name} is not set`,
-              hint: `export ${name}=... before running ebb, or write \${${name}:-<default>} in the config`,
+              hint: `export ${name}=... before running ebb, or write \${${name}-<default>} in the config (\${${name}:-<default>} also replaces an empty value)`,
             });
             return '';
           }

@@ -213,7 +213,7 @@ const configRows: ConfigRow[] = [
     }),
     path: 'destinations.salesforce.auth.accessToken',
     message: 'environment variable SF_TOKEN is not set',
-    hint: 'export SF_TOKEN=... before running ebb, or write ${SF_TOKEN:-<default>} in the config',
+    hint: 'export SF_TOKEN=... before running ebb, or write ${SF_TOKEN-<default>} in the config (${SF_TOKEN:-<default>} also replaces an empty value)',
   },
   {
     name: 'an unquoted ${VAR} inside { } is a YAML error whose hint says to quote it',

@@ -3,6 +3,7 @@ import { ExitError } from '../exit-error';
 import { formatProblem } from '../../config/config-problem';
 import { loadConfig } from '../../config/load-config';
 import { placeProblems } from '../../config/yaml-locations';
+import { warnAboutLocalAddresses } from '../local-address-warnings';
 import { checkConfigAgainstWarehouse } from '../../activities/check-model-columns';
 import path from 'node:path';
 
@@ -20,6 +21,7 @@ export async function validateCommand(options: ValidateOptions): Promise<void> {
     ? await checkConfigAgainstWarehouse(config, path.dirname(path.resolve(options.file)))
     : { problems: loaded.problems, unreachable: [] };
   const problems = placeProblems(options.file, checked.problems);
+  if (config) warnAboutLocalAddresses(config);
   // An unreachable warehouse is not a mistake in the file, but the user must know what went unchecked.
   for (const { source, reason } of checked.unreachable) {
     process.stderr.write(`note: source '${source}' could not be reached, so its models were not checked: ${reason}

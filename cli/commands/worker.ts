@@ -7,6 +7,7 @@ import { reconcileSyncs } from '../../workers/reconcile-syncs';
 import { startWorkers } from '../../workers/start-workers';
 import { ALL_QUEUES, selectQueues, unusedDestinations } from '../../workers/queue-selection';
 import { connectClient, connectNative, loadCliContext, openStore } from '../cli-context';
+import { warnAboutLocalAddresses } from '../local-address-warnings';
 import { ExitError } from '../exit-error';
 import { say } from '../output';
 import { quietTemporalLogs } from '../runtime-logging';
@@ -20,6 +21,7 @@ export interface WorkerOptions {
 export async function workerCommand(options: WorkerOptions): Promise<void> {
   quietTemporalLogs();
   const ctx = loadCliContext(options.config);
+  warnAboutLocalAddresses(ctx.config);
   const selection = options.queues ? selectQueues(ctx.config, options.queues) : ALL_QUEUES;
   for (const name of unusedDestinations(ctx.config, selection))
     say(`no sync uses destination ${name}: no worker for it`);
