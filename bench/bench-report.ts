@@ -172,11 +172,19 @@ export function printReport(file: BenchFile): void {
   printTable(rowsOf(file.cases), COLUMNS);
 }
 
+const minute = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+
+/** Cases kept from earlier runs make the table span several runs: say from when to when. */
+function measuredWhen(file: BenchFile): string {
+  const earliest = file.cases.map((c) => c.measuredAt).sort()[0] ?? file.date;
+  return minute(earliest) === minute(file.date) ? minute(file.date) : `${minute(earliest)} to ${minute(file.date)}`;
+}
+
 export function markdownTable(file: BenchFile): string {
   const rows = rowsOf(file.cases);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [
-    `Measured ${file.date} on ${machineLine(file.machine)}.`,
+    `Measured ${measuredWhen(file)} on ${machineLine(file.machine)}.`,
     '',
     line(COLUMNS),
     line(COLUMNS.map(() => '---')),
