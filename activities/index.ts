@@ -43,7 +43,10 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
             onProgress: (rows) => heartbeat({ rows }),
           }),
         );
-        return result;
+        // Batches are filled in order, so the first one's size names every batch but the last in the UI.
+        const recordsPerBatch =
+          result.batches > 1 ? (await ctx.store.readBatch(input.syncId, input.runNumber, 1)).length : undefined;
+        return recordsPerBatch ? { ...result, recordsPerBatch } : result;
       } finally {
         await ctx.store.countPlanApiCalls(input.syncId, input.runNumber, counter.requests);
       }

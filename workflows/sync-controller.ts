@@ -89,6 +89,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
   // Known once describeSync answers; handlers are registered first so no early update is rejected.
   let scheduleIntervalMs: number | null = null;
   let description: SyncDescription = { scheduleIntervalMs: null };
+  let described = false;
   let closedBecause: string | null = null;
 
   const status = (): SyncStatus => {
@@ -194,14 +195,24 @@ export async function syncController(input: ControllerInput): Promise<void> {
 
   /** One pause: the controller's, mirrored on the sync's Schedule (the Schedules page shows it too). */
   const setPaused = async (paused: boolean, by: 'signal' | 'schedule'): Promise<PauseResult> => {
-    const changed = state.paused !== paused;
-    state.paused = paused;
-    if (paused) state.pausedBy = by;
-    else delete state.pausedBy;
-    publish();
-    if (changed) writeSearchAttributes();
-    if (by === 'signal' && description.hasSchedule && patched('pause-mirrored-on-schedule'))
-      await setSchedulePaused({ syncId, paused });
+    const apply = (): void => {
+      const changed = state.paused !== paused;
+      state.paused = paused;
+      if (paused) state.pausedBy = by;
+      else delete state.pausedBy;
+      publish();
+      if (changed) writeSearchAttributes();
+    };
+    const mirror = by === 'signal' && patched('pause-mirrored-on-schedule');
+    // A pause stops runs at once; a resume waits until the Schedule is unpaused, or the next run
+    // would find it still paused and pause the sync again.
+    if (paused || !mirror) apply();
+    if (mirror) {
+      // A pause sent right after the controller started waits to learn whether the sync has a Schedule.
+      await condition(() => described);
+      if (description.hasSchedule) await setSchedulePaused({ syncId, paused });
+      if (!paused) apply();
+    }
     return { paused: state.paused };
   };
 
@@ -287,6 +298,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
   });
   publish();
   description = await describeSync({ syncId });
+  described = true;
   ({ scheduleIntervalMs } = description);
   writeSearchAttributes();
   publish();
