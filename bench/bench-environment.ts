@@ -82,7 +82,17 @@ syncs:
 `;
 
 /**
- * Empties the sandbox (records, request counts, the daily API usage), sets its latency, builds a
+ * Deletes every record of the sandbox and zeroes its request counts and daily API usage, keeping the
+ * latency. The bench empties it before each measurement, so that no client meets a bigger org (and a
+ * bigger heap in this process, which serves it) for having run later.
+ */
+export function emptyOrg(env: BenchEnvironment, latencyMs: number): void {
+  env.salesforce.reset();
+  env.salesforce.injectFaults({ latencyMs });
+}
+
+/**
+ * Empties the sandbox, sets its latency, builds a
  * warehouse of `rows` accounts and starts a worker with a state store of its own.
  */
 export async function startGroup(
@@ -95,8 +105,7 @@ export async function startGroup(
   const taskQueue = `ebb-bench-${options.label}`;
   const warehouse = path.join(dir, 'warehouse.duckdb');
   await buildBenchWarehouse(warehouse, options.rows);
-  env.salesforce.reset();
-  env.salesforce.injectFaults({ latencyMs: options.latencyMs });
+  emptyOrg(env, options.latencyMs);
   const configFile = path.join(dir, 'ebb.yaml');
   fs.writeFileSync(configFile, groupYaml(env, syncId));
   const worker = await startWorkerProcess(configFile, taskQueue, {

@@ -127,7 +127,7 @@ function rowsOf(cases: CaseResult[]): Array<Record<string, string>> {
         ? '-'
         : `${num(c.ceilingSequentialRecordsPerSec)} / ${num(c.ceilingConcurrentRecordsPerSec)}`,
     'ebb/ceiling': c.ceilingConcurrentRecordsPerSec
-      ? num(c.ebbRecordsPerSec / c.ceilingConcurrentRecordsPerSec, 2)
+      ? num(c.ebbRecordsPerSec / Math.max(c.ceilingConcurrentRecordsPerSec, c.ceilingSequentialRecordsPerSec ?? 0), 2)
       : '-',
     requests: `${num(c.requests)} / ${num(c.baselineRequests)}`,
     'CPU s': `${num(c.workerCpuSeconds, 1)} / ${num(c.baselineCpuSeconds, 1)}`,

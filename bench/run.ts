@@ -12,7 +12,13 @@ import { quietTemporalLogs } from '../cli/runtime-logging';
 import type { RunKind } from '../workflows/definitions';
 import { runWorkflowId } from '../workflows/definitions';
 import type { BaselineTarget } from './baseline-scripts';
-import { startBenchEnvironment, startGroup, type BenchEnvironment, type GroupEnvironment } from './bench-environment';
+import {
+  emptyOrg,
+  startBenchEnvironment,
+  startGroup,
+  type BenchEnvironment,
+  type GroupEnvironment,
+} from './bench-environment';
 import {
   mergeResults,
   printReport,
@@ -168,6 +174,7 @@ async function measureEbb(ctx: GroupContext, what: string, expected: number, kin
   const { env, group } = ctx;
   const worker = new ProcessUsage(group.worker.pid);
   const temporal = new ProcessUsage(env.server.process.pid as number);
+  emptyOrg(env, ctx.latencyMs);
   const before = env.salesforce.stats();
   const driverCpu = process.cpuUsage();
   worker.start();
@@ -210,6 +217,7 @@ async function measureClient(ctx: GroupContext, job: Omit<ClientJob, 'target'>, 
     clientSecret: ctx.env.salesforce.clientSecret,
     externalIdPrefix: prefix,
   };
+  emptyOrg(ctx.env, ctx.latencyMs);
   const before = ctx.env.salesforce.stats();
   const result: ClientResult = await runClient({ ...job, target });
   const requests = ctx.env.salesforce.stats().total - before.total;
@@ -252,7 +260,6 @@ async function measureCase(ctx: GroupContext, kind: CaseKind, expected: number):
     result.perRecordRecordsPerSec = perRecord.records / perRecord.seconds;
   }
   progress(`${name}: the sandbox's ceiling, 1 and ${limits.maxConcurrency} requests in flight ...`);
-  // Each loop writes its own records, so both create them, as the cold runs before them did.
   const sequential = await measureClient(
     ctx,
     { kind: 'ceiling', concurrency: 1, batchSize: limits.batchSize },
