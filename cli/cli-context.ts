@@ -89,7 +89,9 @@ export function loadCliContext(configFile: string = defaultConfigFile()): CliCon
 }
 
 export async function openStore(ctx: CliContext): Promise<StateStore> {
-  const { openStateStore } = await import('../state/state-store');
+  // `require`, not `import()`, for a module of ours: see cli/main.ts.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { openStateStore } = require('../state/state-store') as typeof import('../state/state-store');
   return openStateStore(
     ctx.config.state.url ? { url: ctx.config.state.url } : { path: path.resolve(ctx.baseDir, ctx.config.state.path) },
   );
