@@ -48,7 +48,12 @@ function beforeVariant(commit: string): Variant {
   execFileSync('sh', ['-c', `git -C "${ROOT}" archive "${commit}" | tar -x -C "${dir}"`]);
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   fs.mkdirSync(path.join(dir, '.tools'), { recursive: true });
-  return { name: `before (${commit.slice(0, 7)}, tsx)`, binary: path.join(dir, 'bin', 'ebb.js'), env: {} };
+  // Its own example config: the config language may have grown since.
+  return {
+    name: `before (${commit.slice(0, 7)}, tsx)`,
+    binary: path.join(dir, 'bin', 'ebb.js'),
+    env: { EBB_CONFIG: path.join(dir, 'examples', 'ebb.yaml') },
+  };
 }
 
 async function main(): Promise<void> {
