@@ -9,7 +9,7 @@
  */
 import type { ConfigProblem } from '../config/config-problem';
 import { checkConfigAgainstColumns } from '../config/load-config';
-import type { EbbConfig } from '../config/schema';
+import type { EbbConfig, ModelConfig, SourceConfig, SyncConfig } from '../config/schema';
 import { buildModelQuery } from '../connectors/sources/model-query';
 import { openSource } from '../connectors/sources/registry';
 import { messageOf } from '../connectors/sources/source';
@@ -38,37 +38,53 @@ export async function checkConfigAgainstWarehouse(
   const problems: ConfigProblem[] = [];
   const unreachable = new Map<string, string>();
   const columnsByModel: Record<string, string[]> = {};
+  // Grouped up front: one pass per model over every sync, or one open file per model, would make a
+  // config of thousands of models take minutes (opening a DuckDB file costs milliseconds each time).
+  const syncsByModel = new Map<string, Array<[string, SyncConfig]>>();
+  for (const [id, sync] of syncs) {
+    const list = syncsByModel.get(sync.model) ?? [];
+    list.push([id, sync]);
+    syncsByModel.set(sync.model, list);
+  }
+  const modelsBySource = new Map<string, string[]>();
   for (const name of modelNames) {
     const model = config.models[name];
-    const sourceConfig = model ? config.sources[model.source] : undefined;
-    if (!model || !sourceConfig || unreachable.has(model.source)) continue;
-    const source = openSource(sourceConfig, { name: model.source, baseDir });
+    if (!model || !config.sources[model.source]) continue;
+    const list = modelsBySource.get(model.source) ?? [];
+    list.push(name);
+    modelsBySource.set(model.source, list);
+  }
+  for (const [sourceName, models] of modelsBySource) {
+    const source = openSource(config.sources[sourceName] as SourceConfig, { name: sourceName, baseDir });
     try {
       try {
         await source.connect();
       } catch (err) {
         if (options.unreachable === 'throw') throw err;
-        unreachable.set(model.source, messageOf(err));
+        unreachable.set(sourceName, messageOf(err));
         continue;
       }
-      try {
-        columnsByModel[name] = (await source.describe(model.sql)).map((c) => c.name);
-      } catch (err) {
-        if (err instanceof Error && err.name === 'TransientSourceError' && options.unreachable === 'throw') throw err;
-        problems.push({ path: `models.${name}.sql`, message: `the model's SQL does not run: ${messageOf(err)}` });
-        continue;
-      }
-      for (const [id, sync] of syncs) {
-        if (sync.model !== name || !sync.filter) continue;
+      for (const name of models) {
+        const model = config.models[name] as ModelConfig;
         try {
-          await source.describe(
-            buildModelQuery({ modelSql: model.sql, primaryKey: model.primaryKey, filter: sync.filter }),
-          );
+          columnsByModel[name] = (await source.describe(model.sql)).map((c) => c.name);
         } catch (err) {
-          problems.push({
-            path: `syncs.${id}.filter`,
-            message: `the filter does not run on model '${name}': ${messageOf(err)}`,
-          });
+          if (err instanceof Error && err.name === 'TransientSourceError' && options.unreachable === 'throw') throw err;
+          problems.push({ path: `models.${name}.sql`, message: `the model's SQL does not run: ${messageOf(err)}` });
+          continue;
+        }
+        for (const [id, sync] of syncsByModel.get(name) ?? []) {
+          if (!sync.filter) continue;
+          try {
+            await source.describe(
+              buildModelQuery({ modelSql: model.sql, primaryKey: model.primaryKey, filter: sync.filter }),
+            );
+          } catch (err) {
+            problems.push({
+              path: `syncs.${id}.filter`,
+              message: `the filter does not run on model '${name}': ${messageOf(err)}`,
+            });
+          }
         }
       }
     } finally {

@@ -8,25 +8,27 @@ function unknownReference(
   kind: string,
   plural: string,
   name: unknown,
-  known: string[],
+  known: ReadonlySet<string>,
 ): UnplacedProblem[] {
-  if (typeof name !== 'string' || known.includes(name)) return [];
-  return [{ path, message: `unknown ${kind} '${name}'`, hint: knownNamesHint(plural, name, known) }];
+  // A set, so checking thousands of syncs against thousands of models stays linear.
+  if (typeof name !== 'string' || known.has(name)) return [];
+  return [{ path, message: `unknown ${kind} '${name}'`, hint: knownNamesHint(plural, name, [...known]) }];
 }
 
 export function checkCrossReferences(config: unknown): UnplacedProblem[] {
   const problems: UnplacedProblem[] = [];
-  const sources = namesOf(config, 'sources');
+  const sources = new Set(namesOf(config, 'sources'));
   const models = new Map(entriesOf(config, 'models'));
+  const modelNames = new Set(namesOf(config, 'models'));
   const destinations = new Map(entriesOf(config, 'destinations'));
-  const destinationNames = namesOf(config, 'destinations');
+  const destinationNames = new Set(namesOf(config, 'destinations'));
 
   for (const [name, model] of models) {
     problems.push(...unknownReference(['models', name, 'source'], 'source', 'sources', model.source, sources));
   }
 
   for (const [id, sync] of entriesOf(config, 'syncs')) {
-    problems.push(...unknownReference(['syncs', id, 'model'], 'model', 'models', sync.model, [...models.keys()]));
+    problems.push(...unknownReference(['syncs', id, 'model'], 'model', 'models', sync.model, modelNames));
     problems.push(
       ...unknownReference(
         ['syncs', id, 'destination'],
@@ -51,7 +53,7 @@ export function checkCrossReferences(config: unknown): UnplacedProblem[] {
     problems.push(...unknownReference(alertPath, 'destination', 'destinations', alertTo, destinationNames));
     const alertType = typeof alertTo === 'string' ? destinations.get(alertTo)?.type : undefined;
     if (alertType !== undefined && alertType !== 'slack') {
-      const slack = destinationNames.filter((name) => destinations.get(name)?.type === 'slack');
+      const slack = [...destinationNames].filter((name) => destinations.get(name)?.type === 'slack');
       problems.push({
         path: alertPath,
         message: `alerts are sent to a slack destination, and '${String(alertTo)}' is of type ${String(alertType)}`,

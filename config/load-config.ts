@@ -25,7 +25,7 @@ import {
   type SyncConfig,
 } from './schema';
 import { checkSyncOptions } from './sync-options';
-import { firstKeyLine, locate, pathAtOffset } from './yaml-locations';
+import { duplicateKeys, locate, pathAtOffset } from './yaml-locations';
 import { noteKnownKeys, problemsFromZodIssues } from './zod-problems';
 
 export { scheduleIntervalMs } from './schedule';
@@ -47,43 +47,39 @@ export interface LoadConfigResult {
 const UNQUOTED_REFERENCE_IN_FLOW = /\{[^}\n]*:\s*\$\{/;
 
 function yamlProblems(doc: Document, lineCounter: LineCounter, source: string): ConfigProblem[] {
+  const duplicates = duplicateKeys(doc).map((duplicate): ConfigProblem => {
+    const key = String(duplicate.path[duplicate.path.length - 1] ?? '');
+    const { line, col } = lineCounter.linePos(duplicate.offset);
+    const first = lineCounter.linePos(duplicate.firstOffset).line;
+    return {
+      path: duplicate.path.join('.'),
+      line,
+      column: col,
+      message: `duplicate key '${key}'${first !== line ? ` (first defined at line ${first})` : ''}`,
+      hint: 'each key may appear once in a mapping: rename or remove one of them',
+    };
+  });
   const reported = new Set<number>();
-  return doc.errors.flatMap((error): ConfigProblem[] => {
+  let lines: string[] | undefined;
+  const syntax = doc.errors.flatMap((error): ConfigProblem[] => {
     const path = pathAtOffset(doc, error.pos[0]);
     const { line, col } = lineCounter.linePos(error.pos[0]);
-    if (error.code === 'DUPLICATE_KEY') {
-      const key = String(path[path.length - 1] ?? '');
-      const first = firstKeyLine(doc, lineCounter, path.slice(0, -1), key);
-      return [
-        {
-          path: path.join('.'),
-          line,
-          column: col,
-          message: `duplicate key '${key}'${first !== undefined && first !== line ? ` (first defined at line ${first})` : ''}`,
-          hint: 'each key may appear once in a mapping: rename or remove one of them',
-        },
-      ];
-    }
     // One slip often derails the parser for the rest of the line; its first complaint is the useful one.
     if (reported.has(line)) return [];
     reported.add(line);
-    const text = source.split('\n')[line - 1] ?? '';
+    lines ??= source.split('\n');
+    const text = lines[line - 1] ?? '';
     const hint = UNQUOTED_REFERENCE_IN_FLOW.test(text)
       ? 'inside { } quote values that use ${...}, e.g. { token: "${SLACK_BOT_TOKEN}" }'
       : undefined;
     return [{ path: path.join('.'), line, column: col, message: `YAML: ${error.message}`, ...(hint ? { hint } : {}) }];
   });
-}
-
-function isUnder(path: readonly (string | number)[], parent: readonly (string | number)[]): boolean {
-  return parent.length <= path.length && parent.every((segment, index) => String(segment) === String(path[index]));
+  return [...duplicates, ...syntax];
 }
 
 // Secrets arrive through ${VAR}; a connector's message might quote a value, so scrub them all.
 function redact(text: string, secrets: readonly string[]): string {
-  return secrets
-    .filter((secret) => secret.length >= 3)
-    .reduce((result, secret) => result.split(secret).join('***'), text);
+  return secrets.reduce((result, secret) => result.split(secret).join('***'), text);
 }
 
 /** The connector-specific keys of each sync, parsed by its connector, merged over the base keys. */
@@ -113,7 +109,8 @@ function connectorOf(config: EbbConfig, sync: SyncConfig): DestinationConnector<
 export function parseConfig(source: string, options: LoadConfigOptions = {}): LoadConfigResult {
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // Duplicate keys are found by duplicateKeys, in linear time.
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: false, prettyErrors: false });
   const problems: ConfigProblem[] = yamlProblems(doc, lineCounter, source);
 
   const raw: unknown = doc.toJS();
@@ -124,17 +121,22 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
   }
   const interpolated = interpolate(raw, env);
   const parsed = ebbConfigSchema.safeParse(interpolated.value, { error: noteKnownKeys });
-  const missingVariables = interpolated.problems.map((problem) => problem.path);
+  // Keyed by path, so hiding the follow-on problems of unset variables stays linear.
+  const missingVariables = new Set(interpolated.problems.map((problem) => problem.path.join('\u0000')));
+  const underMissingVariable = (path: readonly (string | number)[]) =>
+    path.some((_, index) => missingVariables.has(path.slice(0, index + 1).join('\u0000')));
   const checks: UnplacedProblem[] = [
     ...(parsed.success ? [] : problemsFromZodIssues(parsed.error.issues, interpolated.value)),
     ...checkCrossReferences(interpolated.value),
     ...checkSyncOptions(interpolated.value),
-  ].filter((problem) => !missingVariables.some((path) => isUnder(problem.path, path)));
+  ].filter((problem) => missingVariables.size === 0 || !underMissingVariable(problem.path));
 
+  // One entry per distinct value: a variable used in every sync would otherwise be scrubbed once per use.
+  const secrets = [...new Set(interpolated.substituted)].filter((secret) => secret.length >= 3);
   const seen = new Set<string>();
   for (const problem of [...interpolated.problems, ...checks]) {
     const path = problem.path.join('.');
-    const message = redact(problem.message, interpolated.substituted);
+    const message = redact(problem.message, secrets);
     if (seen.has(`${path}\n${message}`)) continue;
     seen.add(`${path}\n${message}`);
     const location = locate(doc, lineCounter, problem.path);
@@ -142,7 +144,7 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
       path,
       ...(location ? { line: location.line, column: location.column } : {}),
       message,
-      ...(problem.hint ? { hint: redact(problem.hint, interpolated.substituted) } : {}),
+      ...(problem.hint ? { hint: redact(problem.hint, secrets) } : {}),
     });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));

@@ -13,9 +13,12 @@ import { syncModesByDestinationType } from './sync-modes';
 import { noteKnownKeys, problemsFromZodIssues } from './zod-problems';
 
 /** The connector of the destination a sync names, when both exist. */
-export function connectorForSync(config: unknown, sync: RawRecord): DestinationConnector<unknown, unknown> | undefined {
+function connectorIn(
+  destinations: ReadonlyMap<string, RawRecord>,
+  sync: RawRecord,
+): DestinationConnector<unknown, unknown> | undefined {
   if (typeof sync.destination !== 'string') return undefined;
-  const destination = new Map(entriesOf(config, 'destinations')).get(sync.destination);
+  const destination = destinations.get(sync.destination);
   return typeof destination?.type === 'string' ? destinationConnectors[destination.type] : undefined;
 }
 
@@ -53,8 +56,9 @@ function unsupportedMode(type: string, sync: RawRecord, id: string): UnplacedPro
 }
 
 export function checkSyncOptions(config: unknown): UnplacedProblem[] {
+  const destinations = new Map(entriesOf(config, 'destinations'));
   return entriesOf(config, 'syncs').flatMap(([id, sync]) => {
-    const connector = connectorForSync(config, sync);
+    const connector = connectorIn(destinations, sync);
     if (!connector) return [];
     const problems = unsupportedMode(connector.type, sync, id);
     const parsed = strictSyncSchema(connector).safeParse(sync, { error: noteKnownKeys });
