@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import { sql } from 'kysely';
-import type { StateStore } from './state-store';
+import { yieldToEventLoop, type StateStore } from './state-store';
 
 export interface RetentionPolicy {
   /** Per-record results of at most each sync's latest N runs. */
@@ -147,17 +147,15 @@ export async function pruneSync(
         resultsDeleted += Number(row.n);
         pruned.add(row.run_number);
       }
-      if (!options.dryRun && counts.length) {
-        let q = db
-          .deleteFrom('record_results')
-          .where('sync_id', '=', syncId)
-          .where(
-            'run_number',
-            'in',
-            counts.map((c) => c.run_number),
-          );
-        if (keep === 'failed') q = q.where('status', '=', 'succeeded');
-        await q.execute();
+      if (!options.dryRun) {
+        // In slices with the event loop running between them: a full run's million results at once
+        // would stall the worker's heartbeats and workflow tasks.
+        for (const c of counts) {
+          await store.deleteRunRows('record_results', syncId, c.run_number, {
+            onlyStatus: keep === 'failed' ? 'succeeded' : undefined,
+            onProgress: options.onProgress,
+          });
+        }
       }
       if (!options.dryRun) {
         // A pruned run's batch rows (one per request, 5,000 for a million records) go too, except a
@@ -259,8 +257,11 @@ export async function storeSize(store: StateStore): Promise<StoreSize> {
   };
 }
 
-/** Pages given back per incremental_vacuum step: a few seconds of work at most, then a heartbeat. */
-const VACUUM_PAGES_PER_STEP = 20_000;
+/**
+ * Pages given back per incremental_vacuum step (4 MB at SQLite's default page size): tens of
+ * milliseconds, after which the event loop runs, so heartbeats and workflow tasks are not starved.
+ */
+const VACUUM_PAGES_PER_STEP = 1_000;
 
 /**
  * SQLite: gives free pages back to the file system (stores made with auto_vacuum = INCREMENTAL) and
@@ -274,6 +275,7 @@ export async function reclaimSpace(store: StateStore, options: { onProgress?: ()
     while ((await pragmaNumber(store, 'freelist_count')) > 0) {
       await sql`pragma incremental_vacuum(${sql.raw(String(VACUUM_PAGES_PER_STEP))})`.execute(store.db);
       options.onProgress?.();
+      await yieldToEventLoop();
     }
   }
   // A run whose workflow was terminated stays 'delivering' for ever; past a day it no longer counts.

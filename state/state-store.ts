@@ -71,6 +71,12 @@ export class StateStoreError extends Error {
 
 const now = (): string => new Date().toISOString();
 
+/** Rows a slice of a long delete removes before the event loop gets a turn. */
+const DELETE_SLICE = 10_000;
+
+/** Lets timers and I/O run: awaiting a better-sqlite3 query only yields to microtasks. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** `items` in consecutive slices of at most `size` (bounded statement parameters). */
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -258,17 +264,72 @@ export class StateStore {
         .where('sync_id', '=', syncId)
         .where('run_number', '=', runNumber)
         .execute();
-      // Staged payloads are copies of warehouse rows: drop them once the run is over.
-      await trx
-        .deleteFrom('staged_records')
-        .where('sync_id', '=', syncId)
-        .where('run_number', '=', runNumber)
-        .execute();
-      await trx.deleteFrom('seen_keys').where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
     });
+    // Staged payloads are copies of warehouse rows: dropped once the run is over, a slice at a time.
+    await this.deleteRunRows('staged_records', syncId, runNumber);
+    await this.deleteRunRows('seen_keys', syncId, runNumber);
     const run = await this.getRun(syncId, runNumber);
     if (!run) throw new StateStoreError(`Run ${runNumber} of sync '${syncId}' does not exist`);
     return run;
+  }
+
+  /**
+   * Deletes a run's rows of a per-key table in slices, letting the event loop run between them:
+   * better-sqlite3 works synchronously, and one statement deleting a million staged rows would stall
+   * the worker's Temporal heartbeats and workflow tasks for seconds. Idempotent.
+   */
+  async deleteRunRows(
+    table: 'staged_records' | 'seen_keys' | 'record_results',
+    syncId: string,
+    runNumber: number,
+    options: { onlyStatus?: RecordStatus; onProgress?: () => void } = {},
+  ): Promise<number> {
+    let deleted = 0;
+    if (table === 'staged_records') {
+      // Staged rows are keyed by batch and position (no key index): sliced by batch ranges.
+      for (;;) {
+        const first = await this.db
+          .selectFrom('staged_records')
+          .select('batch_number')
+          .where('sync_id', '=', syncId)
+          .where('run_number', '=', runNumber)
+          .orderBy('batch_number')
+          .limit(1)
+          .executeTakeFirst();
+        if (!first) return deleted;
+        const result = await this.db
+          .deleteFrom('staged_records')
+          .where('sync_id', '=', syncId)
+          .where('run_number', '=', runNumber)
+          .where('batch_number', '<', first.batch_number + Math.max(1, Math.floor(DELETE_SLICE / 2000)))
+          .executeTakeFirst();
+        deleted += Number(result.numDeletedRows);
+        options.onProgress?.();
+        await yieldToEventLoop();
+      }
+    }
+    for (;;) {
+      let slice = this.db
+        .selectFrom(table)
+        .select('key')
+        .where('sync_id', '=', syncId)
+        .where('run_number', '=', runNumber);
+      if (options.onlyStatus !== undefined && table === 'record_results')
+        slice = slice.where('status' as never, '=', options.onlyStatus as never);
+      const keys = (await slice.limit(DELETE_SLICE).execute()).map((r) => r.key);
+      if (!keys.length) return deleted;
+      for (const part of chunks(keys, 500)) {
+        const result = await this.db
+          .deleteFrom(table)
+          .where('sync_id', '=', syncId)
+          .where('run_number', '=', runNumber)
+          .where('key', 'in', part)
+          .executeTakeFirst();
+        deleted += Number(result.numDeletedRows);
+      }
+      options.onProgress?.();
+      await yieldToEventLoop();
+    }
   }
 
   /** Keeps an error's full text (which may quote row values) with the run, out of workflow history. */
@@ -800,7 +861,8 @@ export class StateStore {
         .where('run_number', '=', runNumber)
         .where('status', '=', 'failed');
       q = g.error_code === null ? q.where('error_code', 'is', null) : q.where('error_code', '=', g.error_code);
-      const keys = await q.orderBy('key').limit(keysPerCode).execute();
+      // Keys never reach workflow history (test/secrets-and-values.test.ts); the CLI may ask for some.
+      const keys = keysPerCode > 0 ? await q.orderBy('key').limit(keysPerCode).execute() : [];
       out.push({ code: g.error_code ?? 'UNKNOWN', count: Number(g.n), keys: keys.map((k) => k.key) });
     }
     return out.sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
