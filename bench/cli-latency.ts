@@ -69,7 +69,8 @@ async function main(): Promise<void> {
   };
   const binary = path.join(ROOT, 'bin', 'ebb.js');
   const variants: Variant[] = [
-    { name: 'dist (compiled)', binary, env: {} },
+    // Even if a source changed since the build (bin/ebb.js would then fall back to tsx).
+    { name: 'dist (compiled)', binary, env: { EBB_FROM_SOURCE: '0' } },
     { name: 'tsx (sources)', binary, env: { EBB_FROM_SOURCE: '1' } },
     ...(values.before ? [beforeVariant(values.before)] : []),
   ];
