@@ -71,6 +71,7 @@ export function controllerMetadata(
     staticSummary: `sync ${syncId}: ${syncSummary(resolved)}`,
     staticDetails: [
       `**sync ${syncId}** moves model \`${sync.model}\` (source \`${model.source}\`, key \`${sync.primaryKey}\`) to destination \`${resolved.destination.name}\`.`,
+      '',
       `- mode: ${sync.mode ?? `${resolved.connector.modes[0] ?? 'default'} (the destination's default)`}; change detection: ${sync.changeDetection}`,
       `- schedule: ${schedule}`,
       '- signals and updates: `runNow`, `fullResync`, `replayFailed` (`{"runNumber": 3}` or nothing for the latest run with failures), `pause`, `resume`; query: `status`',

@@ -33,12 +33,15 @@ export async function finishRun(
   }
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
   await pruneAfterRun(store, syncId, ctx.config.state.retention, options.onProgress);
-  // Codes, counts and keys only: the messages may quote row values and stay in `ebb records`.
-  const failureReasons = run.failed > 0 ? await store.failureReasons(syncId, runNumber, FAILURE_KEYS_PER_CODE) : [];
+  // Codes and counts only: messages may quote row values and keys are the model's, so both stay in
+  // `ebb records` (DESIGN.md invariant 3).
+  const failureReasons = run.failed > 0 ? await store.failureReasons(syncId, runNumber, 0) : [];
   return {
     ...toRunSummary(run),
     cursor: await store.getCursor(syncId),
-    ...(failureReasons.length ? { failureReasons: failureReasons.slice(0, FAILURE_CODES) } : {}),
+    ...(failureReasons.length
+      ? { failureReasons: failureReasons.slice(0, FAILURE_CODES).map(({ code, count }) => ({ code, count })) }
+      : {}),
   };
 }
 
@@ -75,7 +78,6 @@ async function saveWarehouseSnapshots(
 
 const PAGE = 1000;
 /** Enough to recognise a pattern in the UI while keeping the run's result small. */
-const FAILURE_KEYS_PER_CODE = 3;
 const FAILURE_CODES = 10;
 
 export function toRunSummary(run: Run): Omit<RunSummary, 'cursor'> {

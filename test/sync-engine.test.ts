@@ -217,7 +217,9 @@ test('no row value, key or secret from the model appears in the workflow histori
   }
   expect(text).not.toContain('Overly Long');
   expect(text).not.toContain(engine.sf.clientSecret);
-  expect(text).not.toContain('STRING_TOO_LONG');
+  // Error codes and counts are the run's failure reasons in the UI; the messages quote values and stay out.
+  expect(text).toContain('STRING_TOO_LONG');
+  expect(text).not.toContain('data value too large');
 });
 
 test('the controller continues as new before its history grows large, keeping its run history and requests', async () => {

@@ -21,7 +21,7 @@ export function renderControllerDetails(s: SyncStatus, summary?: string, closed?
   if (s.skippedWhilePaused) lines.push(`scheduled triggers skipped while paused: ${s.skippedWhilePaused}`);
   if (s.rejected?.length) {
     lines.push(
-      '**rejected requests** (newest last):\n' +
+      '**rejected requests** (newest last):\n\n' +
         s.rejected.map((r) => `- ${r.at} \`${r.name}\`: ${r.reason}`).join('\n'),
     );
   }
@@ -38,18 +38,13 @@ function lastRunLines(r: RunSummary, syncId: string): string[] {
   ];
 }
 
-/** 'STRING_TOO_LONG: 3 records (acme, globex, ...)', one line per error code. */
+/** 'STRING_TOO_LONG: 3 records', one line per error code, and where the records and messages are. */
 export function failureLines(reasons: FailureReason[] | undefined, syncId: string, runNumber: number): string[] {
   if (!reasons?.length) return [];
   return [
-    '**why records failed**:\n' +
-      reasons
-        .map((f) => {
-          const more = f.count > f.keys.length ? ', ...' : '';
-          return `- \`${f.code}\`: ${f.count} ${f.count === 1 ? 'record' : 'records'} (${f.keys.map((k) => `\`${k}\``).join(', ')}${more})`;
-        })
-        .join('\n'),
-    `messages: \`ebb records ${syncId} --run ${runNumber} --failed\``,
+    '**why records failed**:\n\n' +
+      reasons.map((f) => `- \`${f.code}\`: ${f.count} ${f.count === 1 ? 'record' : 'records'}`).join('\n'),
+    `which records, and the messages: \`ebb records ${syncId} --run ${runNumber} --failed\``,
   ];
 }
 

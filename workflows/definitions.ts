@@ -40,11 +40,13 @@ export interface SyncDescription {
   hasSchedule?: boolean;
 }
 
-/** Failed records of a run with one error code: how many, and the first few keys (ids, never values). */
+/**
+ * Failed records of a run with one error code, and how many. Neither keys nor messages: keys are
+ * the model's values and messages may quote rows; `ebb records <sync> --run <n> --failed` has both.
+ */
 export interface FailureReason {
   code: string;
   count: number;
-  keys: string[];
 }
 
 /** A request the controller refused, kept (the last few) in its details so the person who sent it sees why. */

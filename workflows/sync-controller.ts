@@ -146,7 +146,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
 
   const request = (req: RequestRunInput): RequestRunResult => {
     // The Schedule fired unpaused: someone unpaused it in the Temporal UI, which resumes the sync.
-    if (state.paused && req.source === 'schedule' && req.scheduleActive === true) {
+    if (state.paused && req.source === 'schedule' && req.scheduleActive === true && description.hasSchedule) {
       state.paused = false;
       delete state.pausedBy;
       writeSearchAttributes();
