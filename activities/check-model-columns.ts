@@ -3,9 +3,10 @@
  * and the columns a config names (primary key, cursor, mappings, template variables) must be ones
  * the model selects. Only `describe` is used, so no row is read.
  *
- * A source that cannot be reached (a DuckDB file not built yet, a warehouse down) is not a config
- * problem: `ebb validate` notes it and checks the rest, a run fails or retries with the source's
- * own error (`unreachable: 'throw'`).
+ * A source that cannot be opened (a DuckDB file that does not exist, credentials refused) is a
+ * config problem at `sources.<name>`; one that cannot be reached for now (a warehouse down) is not:
+ * `ebb validate` notes it and checks the rest. A run fails or retries with the source's own error
+ * (`unreachable: 'throw'`).
  */
 import type { ConfigProblem } from '../config/config-problem';
 import { checkConfigAgainstColumns } from '../config/load-config';
@@ -61,7 +62,13 @@ export async function checkConfigAgainstWarehouse(
         await source.connect();
       } catch (err) {
         if (options.unreachable === 'throw') throw err;
-        unreachable.set(sourceName, messageOf(err));
+        // A SourceError on connect means the source itself is wrong (a DuckDB file that is not
+        // there, bad credentials): a mistake in the config. Only a transient one is "unreachable".
+        if (err instanceof Error && err.name === 'SourceError') {
+          problems.push({ path: `sources.${sourceName}`, message: `the source cannot be opened: ${messageOf(err)}` });
+        } else {
+          unreachable.set(sourceName, messageOf(err));
+        }
         continue;
       }
       for (const name of models) {

@@ -58,8 +58,9 @@ export function buildProgram(): Command {
     .command('validate [file]')
     .description('check ebb.yaml and report every problem at once')
     .option('--json', 'machine-readable output')
-    .action(async (file: string | undefined, o: { json?: boolean }) =>
-      handlers.validate().validateCommand({ file: file ?? config(), json: o.json }),
+    .option('--online', 'also ask each destination: credentials, objects, fields, external ids, channels')
+    .action(async (file: string | undefined, o: { json?: boolean; online?: boolean }) =>
+      handlers.validate().validateCommand({ file: file ?? config(), json: o.json, online: o.online }),
     );
 
   program

@@ -5,35 +5,49 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ExitError } from '../cli/exit-error';
 import { validateCommand } from '../cli/commands/validate';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
+import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
+import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
 
 const root = path.resolve(__dirname, '..');
 const sampleFile = path.join(root, 'examples', 'ebb.yaml');
 const fiveMistakesFile = path.join(root, 'test', 'fixtures', 'config', 'five-mistakes.yaml');
+// A demo directory of our own, with the demo warehouse built in beforeAll, whatever `npm run demo` left in .ebb/demo.
+const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-validate-demo-'));
 const sampleEnv = {
   SF_LOGIN_URL: 'https://acme.my.salesforce.com',
   SF_CLIENT_ID: 'client-id',
   SF_CLIENT_SECRET: 'client-secret-value',
   SLACK_BOT_TOKEN: 'xoxb-secret-token',
-  // A demo directory with no warehouse in it, whatever `npm run demo` left in .ebb/demo.
-  EBB_DEMO_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-no-demo-')),
+  EBB_DEMO_DIR: demoDir,
 };
 
-/** Runs the handler with `env` set, returning what it printed and what it threw. */
-async function runValidate(options: { file: string; json?: boolean }, env: Record<string, string>) {
+beforeAll(async () => {
+  await buildDemoWarehouse(path.join(demoDir, 'warehouse.duckdb'), { generated: 0 });
+});
+
+/** Runs the handler with `env` set, returning what it printed (stdout, stderr) and what it threw. */
+async function runValidate(options: { file: string; json?: boolean; online?: boolean }, env: Record<string, string>) {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   const printed: string[] = [];
+  const errors: string[] = [];
   const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
     printed.push(String(chunk));
     return true;
   });
+  const writeErr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    errors.push(String(chunk));
+    return true;
+  });
   try {
     await validateCommand(options);
-    return { output: printed.join(''), thrown: undefined };
+    return { output: printed.join(''), stderr: errors.join(''), thrown: undefined };
   } catch (error) {
-    return { output: printed.join(''), thrown: error };
+    return { output: printed.join(''), stderr: errors.join(''), thrown: error };
   } finally {
     write.mockRestore();
+    writeErr.mockRestore();
     process.env = saved;
   }
 }
@@ -68,12 +82,78 @@ test('ebb validate --json prints ok, problems and summary', async () => {
   expect(failed.thrown).toBeInstanceOf(ExitError);
 
   const passed = await runValidate({ file: sampleFile, json: true }, sampleEnv);
-  // The sample's DuckDB file is not built here: the file is valid, and the report says what went unchecked.
   expect(JSON.parse(passed.output)).toEqual({
     ok: true,
     problems: [],
-    unreachable: [{ source: 'warehouse', reason: expect.stringContaining('DuckDB file not found') }],
+    unreachable: [],
     summary: { sources: 1, destinations: 2, models: 1, syncs: 2 },
+  });
+});
+
+test('ebb validate of a config whose DuckDB file does not exist is an error naming the resolved file', async () => {
+  const missingDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-no-demo-'));
+  const { output, thrown } = await runValidate({ file: sampleFile }, { ...sampleEnv, EBB_DEMO_DIR: missingDir });
+  expect(thrown).toBeInstanceOf(ExitError);
+  expect(output).toContain(
+    `sources.warehouse: the source cannot be opened: DuckDB file not found: ${path.join(missingDir, 'warehouse.duckdb')}`,
+  );
+  expect(output).not.toContain('ok:');
+});
+
+test('ebb validate without --online says the destinations were not asked', async () => {
+  const { stderr, thrown } = await runValidate({ file: sampleFile }, sampleEnv);
+  expect(thrown).toBeUndefined();
+  expect(stderr).toContain('note: destinations were not asked');
+  expect(stderr).toContain('ebb validate --online');
+});
+
+describe('ebb validate --online', () => {
+  let salesforce: SalesforceSandbox;
+  let slack: SlackSandbox;
+  let sandboxEnv: Record<string, string>;
+  beforeAll(async () => {
+    salesforce = await startSalesforceSandbox();
+    slack = await startSlackSandbox();
+    sandboxEnv = {
+      ...sampleEnv,
+      SF_LOGIN_URL: salesforce.url,
+      SF_CLIENT_ID: salesforce.clientId,
+      SF_CLIENT_SECRET: salesforce.clientSecret,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.url,
+    };
+  });
+  afterAll(async () => {
+    await salesforce.close();
+    await slack.close();
+  });
+
+  test('a config the destinations accept is ok, with nothing left unchecked', async () => {
+    const { output, thrown } = await runValidate({ file: sampleFile, json: true, online: true }, sandboxEnv);
+    expect(thrown).toBeUndefined();
+    expect(JSON.parse(output)).toMatchObject({ ok: true, problems: [], unchecked: [] });
+  });
+
+  test('a mapped Salesforce field that does not exist is an error at the sync, with the closest field', async () => {
+    const file = path.join(demoDir, 'wrong-field.yaml');
+    fs.writeFileSync(file, fs.readFileSync(sampleFile, 'utf8').replace('Health_Score__c', 'Helth_Score__c'));
+    const { output, thrown } = await runValidate({ file, online: true }, sandboxEnv);
+    expect(thrown).toBeInstanceOf(ExitError);
+    expect(output).toContain('syncs.accounts-to-sf:');
+    expect(output).toContain("mapping.health: field 'Helth_Score__c' does not exist on Account");
+    expect(output).toContain("'Health_Score__c'");
+  });
+
+  test('a destination that cannot be reached is listed as unchecked, not as ok or as a mistake', async () => {
+    const closed = 'http://127.0.0.1:9';
+    const { output, stderr, thrown } = await runValidate(
+      { file: sampleFile, json: true, online: true },
+      { ...sandboxEnv, SF_LOGIN_URL: closed },
+    );
+    expect(thrown).toBeUndefined();
+    const report = JSON.parse(output) as { ok: boolean; unchecked: Array<{ sync: string; destination: string }> };
+    expect(report.unchecked).toEqual([expect.objectContaining({ sync: 'accounts-to-sf', destination: 'salesforce' })]);
+    expect(stderr).toContain("note: destination 'salesforce' of sync 'accounts-to-sf' could not be checked");
   });
 });
 
