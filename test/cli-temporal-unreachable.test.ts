@@ -35,8 +35,9 @@ function expectHelpfulFailure(result: { code: number | null; stderr: string; ms:
   expect(result.stderr).toContain(`cannot reach Temporal at ${address}`);
   expect(result.stderr).toContain('npm run dev');
   expect(result.stderr).not.toMatch(/bug in ebb|\n\s+at /);
-  // The connection timeout is 5 s; the rest is the process starting under load.
-  expect(result.ms).toBeLessThan(20_000);
+  // Gives up after its 5 s connection timeout: never hangs. The bound is loose because starting
+  // the process through tsx takes seconds on a loaded 2-core machine.
+  expect(result.ms).toBeLessThan(45_000);
 }
 
 test('ebb status with EBB_TEMPORAL_ADDRESS pointing nowhere names the address and the variable', async () => {
