@@ -32,7 +32,16 @@ export async function finishRun(
     if (maxCursor !== null && !anyFailed) await store.setCursor(syncId, maxCursor);
   }
   const run = await store.finishRun(syncId, runNumber, input.status, input.error);
-  await pruneAfterRun(store, syncId, ctx.config.state.retention, options.onProgress);
+  // In the background: pruning a full run's million results and giving their space back takes
+  // seconds the run's outcome does not depend on. Idempotent, so a lost task is redone next time.
+  const retention = ctx.config.state.retention;
+  store.queueUpkeep(
+    () => pruneAfterRun(store, syncId, retention),
+    (err) =>
+      process.stderr.write(
+        `ebb: state store upkeep after run ${runNumber} of ${syncId} failed, the next run retries it: ${String(err)}\n`,
+      ),
+  );
   // Codes and counts only: messages may quote row values and keys are the model's, so both stay in
   // `ebb records` (DESIGN.md invariant 3).
   const failureReasons = run.failed > 0 ? await store.failureReasons(syncId, runNumber, 0) : [];

@@ -129,13 +129,32 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
 }
 
 export class StateStore {
+  /** Upkeep (pruning, giving space back) queued after runs, one task at a time. */
+  private upkeep: Promise<void> = Promise.resolve();
+
   constructor(
     readonly db: Kysely<StateTables>,
     /** SQLite-only upkeep (WAL checkpoints, vacuum) checks this. */
     readonly backend: 'sqlite' | 'postgres',
   ) {}
 
+  /**
+   * Runs `task` after the upkeep queued before it, without the caller waiting: a run's finish does
+   * not wait for seconds of pruning and vacuuming that change nothing it reports. A failed or lost
+   * task (the worker stopped) is redone by the next run's upkeep or `ebb prune`, as every task is
+   * idempotent.
+   */
+  queueUpkeep(task: () => Promise<void>, onError: (err: unknown) => void): void {
+    this.upkeep = this.upkeep.then(task).catch(onError);
+  }
+
+  /** Resolves once the upkeep queued so far is done (tests, and `close`). */
+  upkeepSettled(): Promise<void> {
+    return this.upkeep;
+  }
+
   async close(): Promise<void> {
+    await this.upkeep;
     await this.db.destroy();
   }
 

@@ -96,7 +96,10 @@ async function run(
   }
   await options.beforeFinish?.();
   if (options.finish === 'store') await store.finishRun(SYNC, runNumber, 'succeeded', null);
-  else await finishRun(ctx, { syncId: SYNC, runNumber, status: 'succeeded', error: null });
+  else {
+    await finishRun(ctx, { syncId: SYNC, runNumber, status: 'succeeded', error: null });
+    await ctx.store.upkeepSettled();
+  }
   return runNumber;
 }
 
