@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
 import { Pool } from 'pg';
 import { migrationProvider } from './migrations';
+import { SqliteBulk } from './sqlite-bulk';
 import { cachingStatements } from './sqlite-statements';
 import type { RecordStatus, RunKind, RunStatus, RunsTable, StagedRecordsTable, StateTables } from './tables';
 
@@ -97,6 +98,7 @@ function statePool(url: string): Pool {
 
 export async function openStateStore(config: StateStoreConfig): Promise<StateStore> {
   let db: Kysely<StateTables>;
+  let sqliteHandle: Database.Database | undefined;
   if ('url' in config) {
     db = new Kysely<StateTables>({
       dialect: new PostgresDialect({ pool: statePool(config.url) }),
@@ -112,6 +114,7 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('synchronous = NORMAL');
     db = new Kysely<StateTables>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+    sqliteHandle = sqlite;
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -125,7 +128,7 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
       },
     );
   }
-  return new StateStore(db, 'url' in config ? 'postgres' : 'sqlite');
+  return new StateStore(db, 'url' in config ? 'postgres' : 'sqlite', sqliteHandle);
 }
 
 export class StateStore {
@@ -136,7 +139,21 @@ export class StateStore {
     readonly db: Kysely<StateTables>,
     /** SQLite-only upkeep (WAL checkpoints, vacuum) checks this. */
     readonly backend: 'sqlite' | 'postgres',
-  ) {}
+    sqlite?: Database.Database,
+  ) {
+    this.bulk = sqlite ? new SqliteBulk(sqlite) : null;
+  }
+
+  /** SQLite: per-record writes through prepared statements (sqlite-bulk.ts); null on PostgreSQL. */
+  private readonly bulk: SqliteBulk | null;
+
+  /** Runs synchronous better-sqlite3 work while holding kysely's connection, so no kysely transaction interleaves. */
+  private async withSqlite(work: (bulk: SqliteBulk) => void): Promise<boolean> {
+    const bulk = this.bulk;
+    if (!bulk) return false;
+    await this.db.connection().execute(async () => work(bulk));
+    return true;
+  }
 
   /**
    * Runs `task` after the upkeep queued before it, without the caller waiting: a run's finish does
@@ -379,6 +396,21 @@ export class StateStore {
     records: StagedRecord[],
     maybeSent = false,
   ): Promise<void> {
+    const staged = await this.withSqlite((bulk) =>
+      bulk.stageBatch(
+        { syncId, runNumber, batchNumber, maybeSent },
+        records.map((r) => ({
+          key: r.key,
+          operation: r.operation,
+          hash: r.hash,
+          payload: JSON.stringify(r.payload),
+          destinationId: r.destinationId,
+          cursorValue: r.cursorValue,
+          rowHash: r.rowHash ?? null,
+        })),
+      ),
+    );
+    if (staged) return;
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('batches')
@@ -661,6 +693,13 @@ export class StateStore {
     const accepted = results.filter((r) => r.status === 'succeeded');
     const deleted = accepted.filter((r) => r.operation === 'delete').map((r) => r.key);
     const upserted = accepted.filter((r) => r.operation !== 'delete' && r.hash !== null);
+    const recorded = await this.withSqlite((bulk) =>
+      bulk.recordOutcomes({ syncId, runNumber, batchNumber: input.batchNumber, attempt: input.attempt, at }, results, {
+        succeeded: accepted.length,
+        failed: results.length - accepted.length,
+      }),
+    );
+    if (recorded) return;
     await this.db.transaction().execute(async (trx) => {
       for (const part of chunks(results, 100)) {
         await trx
