@@ -40,7 +40,7 @@ test('ebb --help loads no command: no Temporal, DuckDB, jsforce, Snowflake drive
   expect(HEAVY.filter((name) => loaded(modules, name))).toEqual([]);
 });
 
-test("ebb status loads neither Temporal's worker nor the Snowflake driver", async () => {
+test("ebb status loads neither Temporal's worker, DuckDB, jsforce nor the Snowflake driver", async () => {
   const config = path.join(tmp, 'ebb.yaml');
   fs.writeFileSync(
     config,
@@ -52,7 +52,9 @@ syncs: { s: { model: m, destination: slack, channel: '#c', template: 'row {{ id 
   );
   // Nothing listens on port 9: status fails at once, having loaded what it needs.
   const { modules } = await modulesLoadedBy(['--config', config, 'status'], { EBB_TEMPORAL_ADDRESS: '127.0.0.1:9' });
-  expect(['@temporalio/worker', 'snowflake-sdk'].filter((name) => loaded(modules, name))).toEqual([]);
+  expect(
+    ['@temporalio/worker', '@duckdb/node-api', 'jsforce', 'snowflake-sdk'].filter((name) => loaded(modules, name)),
+  ).toEqual([]);
 });
 
 test('the binary runs the TypeScript sources through tsx when asked to (EBB_FROM_SOURCE=1)', async () => {

@@ -9,8 +9,7 @@
  */
 import { stringifyExact } from './json-number-literal';
 import { countRequest } from './request-counter';
-import { Connection, type Schema } from 'jsforce';
-import { HttpApi } from 'jsforce/lib/http-api';
+import type { Connection, Schema } from 'jsforce';
 import { FatalDestinationError, TransientDestinationError } from './destination';
 
 export interface SalesforceSessionConfig {
@@ -38,14 +37,32 @@ export class SalesforceApiError extends Error {
   }
 }
 
+/*
+ * jsforce takes a quarter of a second to load: it is loaded when a session first connects, not by
+ * every command that reads ebb.yaml (`ebb status` has no use for it).
+ */
+type Jsforce = typeof import('jsforce');
+type HttpApiModule = typeof import('jsforce/lib/http-api');
+type HttpApi = InstanceType<HttpApiModule['HttpApi']>;
+type HttpApiOptions = { retry: { maxRetries: number }; timeout: number };
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy vendor loading, see above */
+const jsforce = (): Jsforce => require('jsforce') as Jsforce;
+const jsforceHttpApi = (): HttpApiModule => require('jsforce/lib/http-api') as HttpApiModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+let SingleAttemptHttpApi: (new (conn: Connection, options: HttpApiOptions) => HttpApi) | undefined;
+
 /**
  * jsforce refreshes a session on 401 through a refresh token, which the client credentials flow
  * never issues, so it would fail with "No refresh token found"; we re-authorise ourselves instead.
  */
-class SingleAttemptHttpApi extends HttpApi<Schema> {
-  override getRefreshDelegate(): undefined {
-    return undefined;
-  }
+function singleAttemptHttpApi(conn: Connection, options: HttpApiOptions): HttpApi {
+  SingleAttemptHttpApi ??= class extends jsforceHttpApi().HttpApi<Schema> {
+    override getRefreshDelegate(): undefined {
+      return undefined;
+    }
+  };
+  return new SingleAttemptHttpApi(conn, options);
 }
 
 const requestTimeoutMs = 120_000;
@@ -157,10 +174,14 @@ export class SalesforceSession {
   private async authorize(): Promise<Connection> {
     const { auth, apiVersion: version } = this.config;
     if ('accessToken' in auth) {
-      return new Connection({ instanceUrl: this.config.instanceUrl, accessToken: auth.accessToken, version });
+      return new (jsforce().Connection)({
+        instanceUrl: this.config.instanceUrl,
+        accessToken: auth.accessToken,
+        version,
+      });
     }
     const loginUrl = this.config.loginUrl ?? this.config.instanceUrl;
-    const conn = new Connection({
+    const conn = new (jsforce().Connection)({
       oauth2: { loginUrl, clientId: auth.clientId, clientSecret: auth.clientSecret },
       version,
     });
@@ -194,7 +215,7 @@ export class SalesforceSession {
 
   private async send<T>(conn: Connection, method: string, path: string, body: unknown): Promise<T> {
     countRequest();
-    const api = new SingleAttemptHttpApi(conn, { retry: { maxRetries: 0 }, timeout: requestTimeoutMs });
+    const api = singleAttemptHttpApi(conn, { retry: { maxRetries: 0 }, timeout: requestTimeoutMs });
     let headers: Record<string, string> = {};
     let status = 0;
     api.on('response', (response: { statusCode: number; headers: Record<string, string> }) => {

@@ -14,25 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  DuckDBArrayValue,
-  DuckDBConnection,
-  DuckDBDateValue,
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  DuckDBListValue,
-  DuckDBMapValue,
-  DuckDBResult,
-  DuckDBStructValue,
-  DuckDBTimestampMillisecondsValue,
-  DuckDBTimestampNanosecondsValue,
-  DuckDBTimestampSecondsValue,
-  DuckDBTimestampTZValue,
-  DuckDBTimestampValue,
-  DuckDBUnionValue,
-  DuckDBValue,
-  DuckDBVariantValue,
-} from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { z } from 'zod';
 import { exactDecimal, exactInteger } from '../exact-values';
 import { literal } from '../model-query';
@@ -48,6 +30,15 @@ import {
   SourceError,
   type SourceConnector,
 } from '../source';
+
+/*
+ * DuckDB's bindings take a tenth of a second or more to load: they are loaded when a source first
+ * connects, not by every command that reads ebb.yaml (`ebb status` has no use for them).
+ */
+type DuckDbApi = typeof import('@duckdb/node-api');
+let duckdbApi: DuckDbApi | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy vendor loading, see above
+const duckdb = (): DuckDbApi => (duckdbApi ??= require('@duckdb/node-api') as DuckDbApi);
 
 export const duckdbSourceConfigSchema = z.strictObject({
   type: z.literal('duckdb'),
@@ -254,16 +245,20 @@ async function acquireInstance(file: string, readOnly: boolean, configKey: strin
   if (readOnly && !fs.existsSync(file)) {
     throw new SourceError(`DuckDB file not found: ${file} (${configKey}); check the path or build the warehouse first`);
   }
-  const opening = DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {}).catch((error: unknown) => {
-    instances.delete(file);
-    const message = `Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`;
-    // Another process holding the file read-write (DuckDB's message names its PID) lets go when its
-    // write ends, so a lock is worth a retry; a corrupt or foreign file is not.
-    if (isLockConflict(error)) {
-      throw new TransientSourceError(`${message}; retrying, as another process is writing the file`, { cause: error });
-    }
-    throw new SourceError(message, { cause: error });
-  });
+  const opening = duckdb()
+    .DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {})
+    .catch((error: unknown) => {
+      instances.delete(file);
+      const message = `Could not open DuckDB file ${file} (${configKey}): ${messageOf(error)}`;
+      // Another process holding the file read-write (DuckDB's message names its PID) lets go when its
+      // write ends, so a lock is worth a retry; a corrupt or foreign file is not.
+      if (isLockConflict(error)) {
+        throw new TransientSourceError(`${message}; retrying, as another process is writing the file`, {
+          cause: error,
+        });
+      }
+      throw new SourceError(message, { cause: error });
+    });
   instances.set(file, { readOnly, users: 1, instance: opening });
   return opening;
 }
@@ -306,31 +301,32 @@ function isInterruption(error: unknown): boolean {
 
 /** Converts a DuckDB value to what survives JSON.stringify unchanged, so rows can be hashed and stored. */
 function jsonValue(value: DuckDBValue): unknown {
+  const d = duckdb();
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return exactInteger(value);
-  if (value instanceof DuckDBDecimalValue) return exactDecimal(value.toString());
-  if (value instanceof DuckDBDateValue) return value.toString();
-  if (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) {
+  if (value instanceof d.DuckDBDecimalValue) return exactDecimal(value.toString());
+  if (value instanceof d.DuckDBDateValue) return value.toString();
+  if (value instanceof d.DuckDBTimestampValue || value instanceof d.DuckDBTimestampTZValue) {
     return value.isFinite ? isoFromMicros(value.micros) : value.toString();
   }
-  if (value instanceof DuckDBTimestampSecondsValue) {
+  if (value instanceof d.DuckDBTimestampSecondsValue) {
     return value.isFinite ? isoFromMicros(value.seconds * 1_000_000n) : value.toString();
   }
-  if (value instanceof DuckDBTimestampMillisecondsValue) {
+  if (value instanceof d.DuckDBTimestampMillisecondsValue) {
     return value.isFinite ? isoFromMicros(value.millis * 1000n) : value.toString();
   }
-  if (value instanceof DuckDBTimestampNanosecondsValue) {
+  if (value instanceof d.DuckDBTimestampNanosecondsValue) {
     return value.isFinite ? isoFromMicros(value.nanos / 1000n) : value.toString();
   }
-  if (value instanceof DuckDBListValue || value instanceof DuckDBArrayValue) return value.items.map(jsonValue);
-  if (value instanceof DuckDBStructValue) {
+  if (value instanceof d.DuckDBListValue || value instanceof d.DuckDBArrayValue) return value.items.map(jsonValue);
+  if (value instanceof d.DuckDBStructValue) {
     return Object.fromEntries(Object.entries(value.entries).map(([key, entry]) => [key, jsonValue(entry)]));
   }
-  if (value instanceof DuckDBMapValue) {
+  if (value instanceof d.DuckDBMapValue) {
     return value.entries.map((entry) => ({ key: jsonValue(entry.key), value: jsonValue(entry.value) }));
   }
-  if (value instanceof DuckDBUnionValue || value instanceof DuckDBVariantValue) return jsonValue(value.value);
+  if (value instanceof d.DuckDBUnionValue || value instanceof d.DuckDBVariantValue) return jsonValue(value.value);
   // TIME, TIMETZ, INTERVAL, UUID, BLOB, BIT, GEOMETRY: DuckDB's own text form is the readable one.
   return value.toString();
 }
@@ -341,7 +337,8 @@ const MAX_DATE_MILLIS = 8_640_000_000_000_000n;
 function isoFromMicros(micros: bigint): string {
   const remainder = ((micros % 1000n) + 1000n) % 1000n;
   const millis = (micros - remainder) / 1000n;
-  if (millis > MAX_DATE_MILLIS || millis < -MAX_DATE_MILLIS) return new DuckDBTimestampValue(micros).toString();
+  if (millis > MAX_DATE_MILLIS || millis < -MAX_DATE_MILLIS)
+    return new (duckdb().DuckDBTimestampValue)(micros).toString();
   const iso = new Date(Number(millis)).toISOString();
   return remainder === 0n ? iso : `${iso.slice(0, -1)}${remainder.toString().padStart(3, '0')}Z`;
 }
