@@ -3,15 +3,10 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { scheduleIntervalMs } from '../config/schedule';
 import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
-import {
-  controllerWorkflowId,
-  runNowSignal,
-  scheduleId,
-  type RunKind,
-  type SyncDescription,
-} from '../workflows/definitions';
+import { runNowSignal, type RunKind, type SyncDescription } from '../workflows/definitions';
 import { EBB_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import type { DestinationPool, EngineContext } from './engine-context';
+import type { TemporalNames } from '../workflows/temporal-names';
+import { temporalNames, type DestinationPool, type EngineContext } from './engine-context';
 
 export async function allocateRun(
   ctx: EngineContext,
@@ -59,6 +54,7 @@ export function syncSummary(resolved: Pick<ResolvedSync, 'sync' | 'destination' 
 export function controllerMetadata(
   config: EbbConfig,
   syncId: string,
+  names: TemporalNames,
 ): { staticSummary: string; staticDetails: string } {
   const resolved = resolveSync(config, syncId);
   const { sync, model } = resolved;
@@ -75,7 +71,7 @@ export function controllerMetadata(
       `- mode: ${sync.mode ?? `${resolved.connector.modes[0] ?? 'default'} (the destination's default)`}; change detection: ${sync.changeDetection}`,
       `- schedule: ${schedule}`,
       '- signals and updates: `runNow`, `fullResync`, `replayFailed` (`{"runNumber": 3}` or nothing for the latest run with failures), `pause`, `resume`; query: `status`',
-      `- each run is a child workflow \`sync/${syncId}/run/<n>\`; failed records: \`ebb records ${syncId} --failed\``,
+      `- each run is a child workflow \`${names.controller(syncId)}/run/<n>\`; failed records: \`ebb records ${syncId} --failed\``,
     ].join('\n'),
   };
 }
@@ -115,12 +111,12 @@ export async function triggerController(
   // A Schedule that fires unpaused tells a sync paused from the Schedules page that it was unpaused there.
   const scheduleActive = input.source === 'schedule' ? !(await schedulePaused(ctx, input)).paused : undefined;
   await ctx.client.workflow.signalWithStart('syncController', {
-    workflowId: controllerWorkflowId(input.syncId),
+    workflowId: temporalNames(ctx).controller(input.syncId),
     taskQueue: ctx.taskQueue,
     args: [{ syncId: input.syncId }],
     signal: runNowSignal,
     signalArgs: [{ source: input.source, ...(scheduleActive === undefined ? {} : { scheduleActive }) }],
-    ...controllerMetadata(ctx.config, input.syncId),
+    ...controllerMetadata(ctx.config, input.syncId, temporalNames(ctx)),
   });
 }
 
@@ -134,7 +130,7 @@ export async function setSchedulePaused(
   input: { syncId: string; paused: boolean },
 ): Promise<{ schedule: boolean }> {
   if (!ctx.client) return { schedule: false };
-  const handle = ctx.client.schedule.getHandle(scheduleId(input.syncId));
+  const handle = ctx.client.schedule.getHandle(temporalNames(ctx).schedule(input.syncId));
   try {
     const description = await handle.describe();
     if (description.state.paused === input.paused) return { schedule: true };
@@ -154,7 +150,7 @@ export async function setSchedulePaused(
 export async function schedulePaused(ctx: EngineContext, input: { syncId: string }): Promise<{ paused: boolean }> {
   if (!ctx.client) return { paused: false };
   try {
-    const description = await ctx.client.schedule.getHandle(scheduleId(input.syncId)).describe();
+    const description = await ctx.client.schedule.getHandle(temporalNames(ctx).schedule(input.syncId)).describe();
     return { paused: description.state.paused };
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return { paused: false };

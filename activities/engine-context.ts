@@ -10,6 +10,7 @@ import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { Destination } from '../connectors/destinations/destination';
 import type { StateStore } from '../state/state-store';
 import type { RecordRetryPolicy } from './record-retries';
+import { TemporalNames } from '../workflows/temporal-names';
 
 export interface EngineContext {
   config: EbbConfig;
@@ -24,6 +25,11 @@ export interface EngineContext {
   recordRetries?: RecordRetryPolicy;
   /** Wait before a delivery paused for the destination's daily API budget checks again (default 5 minutes); tests shorten it. */
   apiBudgetRetryMs?: number;
+}
+
+/** The Temporal names of the deployment this worker serves (its config's `deployment`, its task queue). */
+export function temporalNames(ctx: Pick<EngineContext, 'config' | 'taskQueue'>): TemporalNames {
+  return new TemporalNames(ctx.config.deployment ?? null, ctx.taskQueue);
 }
 
 export function deliveryTaskQueue(taskQueue: string, destinationName: string): string {

@@ -1,7 +1,7 @@
 /**
  * What most commands need: the loaded config, the state store and a Temporal client, with
  * connection details from ebb.yaml's `temporal:` block (address, namespace, tls, apiKey) or the
- * environment: EBB_TEMPORAL_ADDRESS, EBB_TEMPORAL_NAMESPACE, EBB_TASK_QUEUE,
+ * environment: EBB_TEMPORAL_ADDRESS, EBB_TEMPORAL_NAMESPACE, EBB_TASK_QUEUE (or `temporal.taskQueue`),
  * EBB_TEMPORAL_TLS_CERT / EBB_TEMPORAL_TLS_KEY (mTLS file paths), EBB_TEMPORAL_API_KEY (Temporal Cloud).
  *
  * The Temporal address comes from, in order: `--temporal-address`, EBB_TEMPORAL_ADDRESS, ebb.yaml's
@@ -14,8 +14,9 @@ import type { NativeConnection } from '@temporalio/worker';
 import { parse as parseYaml } from 'yaml';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
+import { checkDeployment, stateStoreName } from '../state/deployment-claim';
 import type { StateStore } from '../state/state-store';
-import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
+import { TemporalNames } from '../workflows/temporal-names';
 import { findDevEnvironment } from './dev-environment-file';
 import {
   TemporalUnreachableError,
@@ -28,6 +29,8 @@ export interface CliContext {
   configFile: string;
   baseDir: string;
   config: EbbConfig;
+  /** Workflow ids, schedule ids and task queue of the config's deployment. */
+  names: TemporalNames;
   taskQueue: string;
   /** Where `config.temporal.address` came from, for messages about it. */
   addressSource: AddressSource;
@@ -79,11 +82,13 @@ export function loadCliContext(configFile: string = defaultConfigFile()): CliCon
   }
   const loaded = loadConfigOrThrow(file);
   const config = address ? { ...loaded, temporal: { ...loaded.temporal, address } } : loaded;
+  const names = TemporalNames.of(config);
   return {
     configFile: file,
     baseDir: path.dirname(file),
     config,
-    taskQueue: process.env.EBB_TASK_QUEUE ?? CONTROLLER_TASK_QUEUE,
+    names,
+    taskQueue: names.taskQueue,
     addressSource,
   };
 }
@@ -92,9 +97,16 @@ export async function openStore(ctx: CliContext): Promise<StateStore> {
   // `require`, not `import()`, for a module of ours: see cli/main.ts.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { openStateStore } = require('../state/state-store') as typeof import('../state/state-store');
-  return openStateStore(
+  const store = await openStateStore(
     ctx.config.state.url ? { url: ctx.config.state.url } : { path: path.resolve(ctx.baseDir, ctx.config.state.path) },
   );
+  try {
+    await checkDeployment(store, ctx.names.deployment, stateStoreName(ctx.config.state, ctx.baseDir));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
 
 export async function connectClient(ctx: CliContext): Promise<{ client: Client; close: () => Promise<void> }> {

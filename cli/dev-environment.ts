@@ -15,7 +15,7 @@ import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
 import { openStateStore, type StateStore } from '../state/state-store';
 import { reconcileSyncs } from '../workers/reconcile-syncs';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers';
-import { CONTROLLER_TASK_QUEUE } from '../workflows/definitions';
+import { TemporalNames } from '../workflows/temporal-names';
 import {
   packageRoot,
   removeDevEnvironmentFile,
@@ -88,9 +88,10 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const native = await NativeConnection.connect({ address: server.address });
-  const taskQueue = CONTROLLER_TASK_QUEUE;
+  const names = TemporalNames.of(config);
+  const taskQueue = names.taskQueue;
   // Every sync's controller exists from here on, so the UI lists them before any schedule fires.
-  await reconcileSyncs(client, config, taskQueue);
+  await reconcileSyncs(client, config, names);
   const workers = await startWorkers({
     config,
     baseDir: path.dirname(DEMO_CONFIG),

@@ -21,6 +21,7 @@ const handlers = {
   plan: () => require('./commands/plan') as typeof import('./commands/plan'),
   prune: () => require('./commands/prune') as typeof import('./commands/prune'),
   run: () => require('./commands/run') as typeof import('./commands/run'),
+  status: () => require('./commands/status') as typeof import('./commands/status'),
   validate: () => require('./commands/validate') as typeof import('./commands/validate'),
   verify: () => require('./commands/verify') as typeof import('./commands/verify'),
   worker: () => require('./commands/worker') as typeof import('./commands/worker'),
@@ -150,10 +151,10 @@ export function buildProgram(): Command {
 
   program
     .command('status [sync]')
-    .description('state of every sync (or one): paused, running, last run, overdue')
+    .description('state of every sync (or one): paused, running, last run, overdue; answers without a worker')
     .option('--json', 'machine-readable output')
     .action(async (sync: string | undefined, o: { json?: boolean }) =>
-      handlers.inspect().statusCommand({ config: config(), sync, json: o.json }),
+      handlers.status().statusCommand({ config: config(), sync, json: o.json }),
     );
 
   program

@@ -1,8 +1,10 @@
 /** Talking to a sync's controller workflow from outside: start it if needed, request runs, wait for them. */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
-  controllerWorkflowId,
+  fullResyncSignal,
   progressQuery,
+  replayFailedSignal,
+  runNowSignal,
   requestRunUpdate,
   statusQuery,
   type RequestRunInput,
@@ -10,11 +12,20 @@ import {
   type RunProgress,
   type SyncStatus,
 } from '../workflows/definitions';
+import { TemporalNames } from '../workflows/temporal-names';
 
-export async function ensureController(client: Client, syncId: string, taskQueue: string) {
-  const workflowId = controllerWorkflowId(syncId);
+/** A deployment's names, or the task queue of a deployment without a name (tests and tools). */
+export type SyncTarget = TemporalNames | string;
+
+const namesOf = (target: SyncTarget): TemporalNames =>
+  typeof target === 'string' ? new TemporalNames(null, target) : target;
+const UNNAMED = new TemporalNames(null);
+
+export async function ensureController(client: Client, syncId: string, target: SyncTarget) {
+  const names = namesOf(target);
+  const workflowId = names.controller(syncId);
   try {
-    await client.workflow.start('syncController', { workflowId, taskQueue, args: [{ syncId }] });
+    await client.workflow.start('syncController', { workflowId, taskQueue: names.taskQueue, args: [{ syncId }] });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
@@ -24,17 +35,39 @@ export async function ensureController(client: Client, syncId: string, taskQueue
 export async function requestRun(
   client: Client,
   syncId: string,
-  taskQueue: string,
+  target: SyncTarget,
   input: RequestRunInput,
 ): Promise<RequestRunResult> {
-  const handle = await ensureController(client, syncId, taskQueue);
+  const handle = await ensureController(client, syncId, target);
   return handle.executeUpdate(requestRunUpdate, { args: [{ source: 'manual', ...input }] });
 }
 
+/**
+ * The same request as a signal, which Temporal keeps until the controller's worker reads it: for
+ * when no worker polls, where an update would wait for one. It has no answer, so no request number.
+ */
+export async function requestRunBySignal(
+  client: Client,
+  syncId: string,
+  target: SyncTarget,
+  input: RequestRunInput,
+): Promise<void> {
+  const handle = await ensureController(client, syncId, target);
+  const allowDeletes = input.allowDeletes ? { allowDeletes: true } : {};
+  if (input.kind === 'full') await handle.signal(fullResyncSignal, allowDeletes);
+  else if (input.kind === 'replay')
+    await handle.signal(replayFailedSignal, input.runNumber === undefined ? {} : { runNumber: input.runNumber });
+  else await handle.signal(runNowSignal, { source: 'manual', ...allowDeletes });
+}
+
 /** The controller's status, or null when it was never started (or has been terminated). */
-export async function controllerStatus(client: Client, syncId: string): Promise<SyncStatus | null> {
+export async function controllerStatus(
+  client: Client,
+  syncId: string,
+  names: TemporalNames = UNNAMED,
+): Promise<SyncStatus | null> {
   try {
-    const handle = client.workflow.getHandle(controllerWorkflowId(syncId));
+    const handle = client.workflow.getHandle(names.controller(syncId));
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') return null;
     return await handle.query(statusQuery);
@@ -156,6 +189,7 @@ export async function waitForRequest(
   requestSeq: number,
   onProgress: (p: RunProgress | null, status: SyncStatus) => void,
   notices: WaitNotices = {},
+  names: TemporalNames = UNNAMED,
 ): Promise<SyncStatus> {
   let lostSince: number | null = null;
   const giveUpAfter = notices.unavailableForMs ?? 10 * 60_000;
@@ -163,7 +197,7 @@ export async function waitForRequest(
     let status: SyncStatus | null;
     let progress: RunProgress | null = null;
     try {
-      status = await controllerStatus(client, syncId);
+      status = await controllerStatus(client, syncId, names);
       if (status?.currentRun) progress = await runProgress(client, status.currentRun.workflowId);
     } catch (err) {
       if (!isTemporalUnavailable(err)) throw err;

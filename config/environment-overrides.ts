@@ -7,6 +7,7 @@ import type { EbbConfig } from './schema';
 export const ENVIRONMENT_OVERRIDES = {
   EBB_TEMPORAL_ADDRESS: 'temporal.address',
   EBB_TEMPORAL_NAMESPACE: 'temporal.namespace',
+  EBB_TASK_QUEUE: 'temporal.taskQueue',
   EBB_STATE_PATH: 'state.path',
   EBB_STATE_URL: 'state.url',
 } as const;
@@ -22,6 +23,9 @@ export function applyEnvironmentOverrides(
       ...config.temporal,
       address: set('EBB_TEMPORAL_ADDRESS') ?? config.temporal.address,
       namespace: set('EBB_TEMPORAL_NAMESPACE') ?? config.temporal.namespace,
+      ...((set('EBB_TASK_QUEUE') ?? config.temporal.taskQueue)
+        ? { taskQueue: set('EBB_TASK_QUEUE') ?? config.temporal.taskQueue }
+        : {}),
     },
     state: {
       path: set('EBB_STATE_PATH') ?? config.state.path,

@@ -68,6 +68,11 @@ export const temporalSchema = z.strictObject({
   tls: temporalTlsSchema.optional(),
   /** Temporal Cloud API key, e.g. `${TEMPORAL_API_KEY}`; turns TLS on unless `tls: false`. */
   apiKey: nonEmpty.optional(),
+  /**
+   * The engine's task queue (delivery queues are `<queue>-dest-<destination>`); default `ebb`, or
+   * `ebb-<deployment>` when the config names a deployment.
+   */
+  taskQueue: nonEmpty.optional(),
 });
 
 /**
@@ -229,6 +234,12 @@ export const syncSchema = baseSyncSchema.superRefine((sync, ctx) => {
 });
 
 export const ebbConfigSchema = z.strictObject({
+  /**
+   * Names this ebb among others on one Temporal namespace (staging and prod, two teams): it prefixes
+   * workflow ids, schedule ids and the task queue, and is recorded in the state store, whose workers
+   * then refuse a config of another deployment (workflows/temporal-names.ts).
+   */
+  deployment: nameSchema.optional(),
   state: stateSchema.default({ path: '.ebb/state.sqlite', retention: { runs: 100, days: 30, resultsPerRecord: 1 } }),
   temporal: temporalSchema.default({ address: '127.0.0.1:7233', namespace: 'default' }),
   sources: z.record(nameSchema, sourceSchema).default({}),

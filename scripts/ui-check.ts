@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     };
 
     // 1. Right after the worker starts, before any run: both syncs listed.
-    await reconcileSyncs(engine.client, engine.config, engine.taskQueue);
+    await reconcileSyncs(engine.client, engine.config, engine.names);
     await expectPage('1-syncs-listed-at-worker-start', ui, 'sync/accounts-to-sf', 'sync/contacts-no-schedule');
 
     // 2. A sync's summary and details.

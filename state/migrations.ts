@@ -118,6 +118,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004-store-facts': {
+    // Facts about the store itself, such as the deployment it belongs to (state/deployment-claim.ts).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('store_facts')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

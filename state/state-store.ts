@@ -860,6 +860,22 @@ export class StateStore {
 
   // ---- cursors ----------------------------------------------------------------------------
 
+  /** A fact about the store itself (store_facts), or undefined when none was recorded. */
+  async storeFact(name: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('store_facts').select('value').where('name', '=', name).executeTakeFirst();
+    return row?.value;
+  }
+
+  /** Records a fact unless one is recorded already; returns the recorded value (the first writer's). */
+  async recordStoreFact(name: string, value: string): Promise<string> {
+    await this.db
+      .insertInto('store_facts')
+      .values({ name, value, recorded_at: now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    return (await this.storeFact(name)) ?? value;
+  }
+
   async getCursor(syncId: string): Promise<string | null> {
     const row = await this.db.selectFrom('cursors').select('value').where('sync_id', '=', syncId).executeTakeFirst();
     return row?.value ?? null;

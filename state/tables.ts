@@ -103,4 +103,11 @@ export interface StateTables {
   cursors: CursorsTable;
   record_results: RecordResultsTable;
   seen_keys: SeenKeysTable;
+  store_facts: StoreFactsTable;
+}
+
+export interface StoreFactsTable {
+  name: string;
+  value: string;
+  recorded_at: string;
 }

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { DEMO_CHANGES, SEED_ACCOUNTS, execDuckDb, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
-import { ensureSchedules } from '../workers/schedules';
+import { reconcileSchedules } from '../workers/schedules';
 import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
 import { salesforceSyncYaml } from './harness/sync-yaml';
@@ -159,10 +159,10 @@ test('a full resync sends every row again and a replay re-sends only the failed 
 });
 
 test('a paused sync ignores its Temporal Schedule until it is resumed', async () => {
-  const schedules = await ensureSchedules(
+  const { ensured: schedules } = await reconcileSchedules(
     engine.client,
     { ...engine.config, syncs: { [sync]: { ...engine.config.syncs[sync]!, schedule: { every: '1h' } } } },
-    engine.taskQueue,
+    engine.names,
   );
   const schedule = engine.client.schedule.getHandle(scheduleId(sync));
   try {

@@ -56,11 +56,11 @@ test('every configured sync has its controller, with a summary, as soon as the w
   });
   const [scheduled, plain] = [`sf-${engine.suffix}`, `sf-plain-${engine.suffix}`];
 
-  const first = await reconcileSyncs(engine.client, engine.config, engine.taskQueue);
+  const first = await reconcileSyncs(engine.client, engine.config, engine.names);
   expect(first.started.sort()).toEqual([`sync/${plain}`, `sync/${scheduled}`].sort());
   expect(first.searchAttributesWarning).toBeNull();
   // A second worker starting finds them running and starts nothing.
-  expect((await reconcileSyncs(engine.client, engine.config, engine.taskQueue)).started).toEqual([]);
+  expect((await reconcileSyncs(engine.client, engine.config, engine.names)).started).toEqual([]);
 
   const handle = engine.client.workflow.getHandle(`sync/${plain}`);
   const description = await handle.describe();
@@ -83,7 +83,7 @@ test('every configured sync has its controller, with a summary, as soon as the w
   );
 
   const { [scheduled]: _removed, ...rest } = engine.config.syncs;
-  const after = await reconcileSyncs(engine.client, { ...engine.config, syncs: rest }, engine.taskQueue);
+  const after = await reconcileSyncs(engine.client, { ...engine.config, syncs: rest }, engine.names);
   expect(after.closed).toEqual([`sync/${scheduled}`]);
   expect(after.removedSchedules).toEqual([scheduleId(scheduled)]);
   const closed = engine.client.workflow.getHandle(`sync/${scheduled}`);
@@ -98,7 +98,7 @@ test('a run with failed records shows its outcome, failure reasons and batches i
     syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`),
   });
   const sync = `sf-${engine.suffix}`;
-  await reconcileSyncs(engine.client, engine.config, engine.taskQueue);
+  await reconcileSyncs(engine.client, engine.config, engine.names);
   await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: LONG_NAME }]);
 
   const run = await engine.run(sync);
@@ -139,7 +139,7 @@ test('a run with failed records shows its outcome, failure reasons and batches i
 test('replay requests a person cannot mean are rejected with a reason: by the update, and in the details for the signal', async () => {
   engine = await startEngine({ generated: 2, syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`) });
   const sync = `sf-${engine.suffix}`;
-  await reconcileSyncs(engine.client, engine.config, engine.taskQueue);
+  await reconcileSyncs(engine.client, engine.config, engine.names);
   await engine.run(sync);
   const handle = engine.client.workflow.getHandle(`sync/${sync}`);
 
@@ -173,7 +173,7 @@ test('pausing the sync pauses its Schedule, a Schedule paused in the UI pauses t
     syncsYaml: ({ suffix }) => salesforceSyncYaml(`sf-${suffix}`, { extra: '\n    schedule: { every: 1h }' }),
   });
   const sync = `sf-${engine.suffix}`;
-  await reconcileSyncs(engine.client, engine.config, engine.taskQueue);
+  await reconcileSyncs(engine.client, engine.config, engine.names);
   const handle = engine.client.workflow.getHandle(`sync/${sync}`);
   const schedule = engine.client.schedule.getHandle(scheduleId(sync));
 

@@ -12,6 +12,7 @@ import { deliveryTaskQueue } from '../activities/engine-context';
 import type { RecordRetryPolicy } from '../activities/record-retries';
 import type { EbbConfig } from '../config/schema';
 import { deliveryShape, type DestinationLimits } from '../connectors/destinations/destination';
+import { claimDeployment, stateStoreName } from '../state/deployment-claim';
 import type { StateStore } from '../state/state-store';
 import { ALL_QUEUES, type QueueSelection } from './queue-selection';
 
@@ -53,6 +54,12 @@ export function destinationLimits(ctx: EngineContext, pool: DestinationPool): Ma
 }
 
 export async function startWorkers(input: StartWorkersInput): Promise<RunningWorkers> {
+  // Before any worker polls: a worker of another deployment would write its runs into this store.
+  await claimDeployment(
+    input.store,
+    input.config.deployment ?? null,
+    stateStoreName(input.config.state, input.baseDir),
+  );
   const ctx: EngineContext = {
     config: input.config,
     baseDir: input.baseDir,

@@ -4,6 +4,7 @@
  * never rows, secrets or PII (DESIGN.md invariant 3).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { TemporalNames } from './temporal-names';
 
 export type RunKind = 'incremental' | 'full' | 'replay';
 
@@ -16,10 +17,14 @@ export function describeOutcome(outcome: RunOutcome, failedRecords: number): str
   return `succeeded with ${failedRecords} failed ${failedRecords === 1 ? 'record' : 'records'}`;
 }
 
-export const CONTROLLER_TASK_QUEUE = 'ebb';
-export const controllerWorkflowId = (syncId: string): string => `sync/${syncId}`;
-export const runWorkflowId = (syncId: string, runNumber: number): string => `sync/${syncId}/run/${runNumber}`;
-export const scheduleId = (syncId: string): string => `sync/${syncId}/schedule`;
+/**
+ * The ids of a deployment without a name (temporal-names.ts): what tests and tools use for a config
+ * with no `deployment`. Engine code takes a `TemporalNames` made from its config instead.
+ */
+const UNNAMED = new TemporalNames(null);
+export const controllerWorkflowId = (syncId: string): string => UNNAMED.controller(syncId);
+export const runWorkflowId = (syncId: string, runNumber: number): string => UNNAMED.run(syncId, runNumber);
+export const scheduleId = (syncId: string): string => UNNAMED.schedule(syncId);
 
 export interface ControllerInput {
   syncId: string;
@@ -115,6 +120,12 @@ export interface ControllerState {
   lastRunNumber?: number;
   /** Recent runs that left failed or invalid records, newest last: what a replay can re-send. */
   runsWithFailures?: number[];
+}
+
+/** What a controller keeps in its memo (key `ebb`), for `ebb status` to read from one list call. */
+export interface ControllerMemo {
+  paused: boolean;
+  pausedBy?: 'signal' | 'schedule';
 }
 
 export interface CurrentRun {

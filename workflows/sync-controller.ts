@@ -17,6 +17,7 @@ import {
   proxyActivities,
   setDefaultSignalHandler,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -36,9 +37,9 @@ import {
   runNowSignal,
   runNowUpdate,
   runProgressSignal,
-  runWorkflowId,
   statusQuery,
   type ControllerInput,
+  type ControllerMemo,
   type ControllerState,
   type CurrentRun,
   type PauseResult,
@@ -69,6 +70,13 @@ const { allocateRun, checkReplay, describeSync, schedulePaused, setSchedulePause
 const MAX_REJECTED = 5;
 /** Runs with failures remembered for replay checks; older ones are checked against the state store. */
 const MAX_RUNS_WITH_FAILURES = 20;
+
+/**
+ * History length past which an idle controller continues as new, well before the server suggests it
+ * (4,096 events): after a worker restart every controller that wakes replays its whole history, and
+ * hundreds of long ones made workflow tasks time out. A run adds up to ~90 events (its progress signals).
+ */
+const CONTROLLER_HISTORY_EVENTS = 250;
 
 /** A full resync covers an incremental run, which covers a replay (failed records are re-sent by any run). */
 const PRIORITY: Record<RunKind, number> = { replay: 1, incremental: 2, full: 3 };
@@ -128,7 +136,19 @@ export async function syncController(input: ControllerInput): Promise<void> {
       return null;
     }
   };
+  /** The controller's memo: what `ebb status` reads for all syncs with one list call, without a worker. */
+  let memoWritten = '';
+  const writeMemo = (): void => {
+    if (!patched('status-in-memo')) return;
+    const memo: ControllerMemo = { paused: state.paused, ...(state.pausedBy ? { pausedBy: state.pausedBy } : {}) };
+    const text = JSON.stringify(memo);
+    if (text === memoWritten) return;
+    memoWritten = text;
+    upsertMemo({ ebb: memo });
+  };
+  /** What lists of workflows show (the memo, and the search attributes when the namespace has them). */
   const writeSearchAttributes = (): void => {
+    writeMemo();
     if (!description.searchAttributes) return;
     const last = state.lastRun;
     upsertSearchAttributes([
@@ -323,6 +343,11 @@ export async function syncController(input: ControllerInput): Promise<void> {
 
   async function serve(): Promise<void> {
     for (;;) {
+      // Between runs, so a long history is handed over before the controller waits (and a restart replays it).
+      if (workflowInfo().historyLength > CONTROLLER_HISTORY_EVENTS && patched('continue-as-new-early')) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof syncController>({ syncId, carried: state });
+      }
       const ready = () => (state.pending !== null && !state.paused) || workflowInfo().continueAsNewSuggested;
       const untilOverdue = msUntilOverdue();
       if (untilOverdue === null) await condition(ready);
@@ -351,7 +376,8 @@ export async function syncController(input: ControllerInput): Promise<void> {
         replayOfRun: pending.replayOfRun,
         requestId: uuid4(),
       });
-      const workflowId = runWorkflowId(syncId, runNumber);
+      // The controller's own id carries the deployment's prefix (temporal-names.ts): its runs share it.
+      const workflowId = `${workflowInfo().workflowId}/run/${runNumber}`;
       state.lastRunNumber = Math.max(state.lastRunNumber ?? 0, runNumber);
       current = { runNumber, kind: pending.kind, workflowId, startedAt: new Date().toISOString(), progress: null };
       publish();

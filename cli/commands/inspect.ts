@@ -1,68 +1,11 @@
-/** Read commands: `ebb status`, `ebb runs`, `ebb records`. Human tables by default, `--json` for machines. */
+/** Read commands: `ebb runs`, `ebb records` (`ebb status` is in status.ts). Human tables by default, `--json` for machines. */
 import { resolveSync } from '../../config/load-config';
 import { prunedResultsNote } from '../../state/retention';
 import { storedRunStatus } from '../../state/run-outcome';
-import { connectClient, loadCliContext, openStore, type CliContext } from '../cli-context';
+import { loadCliContext, openStore, type CliContext } from '../cli-context';
 import { camelCaseKeys, printJson, printTable, say } from '../output';
 import { runToShow } from '../run-lookup';
 import type { StateStore } from '../../state/state-store';
-import { controllerStatus, describeRetry, pendingRetry, runProgress, runWaiting } from '../sync-control';
-
-export async function statusCommand(options: { config?: string; sync?: string; json?: boolean }): Promise<void> {
-  const ctx = loadCliContext(options.config);
-  const syncIds = options.sync ? [options.sync] : Object.keys(ctx.config.syncs);
-  if (options.sync) resolveSync(ctx.config, options.sync);
-  const { client, close } = await connectClient(ctx);
-  const store = await openStore(ctx);
-  try {
-    const out = [];
-    for (const syncId of syncIds) {
-      const status = await controllerStatus(client, syncId);
-      const progress = status?.currentRun
-        ? ((await runProgress(client, status.currentRun.workflowId)) ?? status.currentRun.progress)
-        : null;
-      const waiting = status?.currentRun ? await runWaiting(client, status.currentRun.workflowId) : null;
-      // A plan or delivery that keeps failing (destination unreachable, 5xx): why, and which attempt.
-      const retry = status?.currentRun ? await pendingRetry(client, status.currentRun.workflowId) : null;
-      const lastRun = await store.latestRun(syncId);
-      out.push({
-        syncId,
-        controller: status ? 'running' : 'not started',
-        status,
-        progress,
-        waiting,
-        retry,
-        lastStoredRun: lastRun ?? null,
-        cursor: await store.getCursor(syncId),
-      });
-    }
-    if (options.json)
-      return printJson(out.map((o) => ({ ...o, lastStoredRun: o.lastStoredRun && camelCaseKeys(o.lastStoredRun) })));
-    printTable(
-      out.map((o) => ({
-        sync: o.syncId,
-        state: !o.status
-          ? 'not started'
-          : o.status.paused
-            ? 'paused'
-            : o.status.currentRun
-              ? `running #${o.status.currentRun.runNumber}`
-              : 'idle',
-        progress: o.progress ? `${o.progress.batchesDone}/${o.progress.batchesTotal} batches` : '',
-        // The pause message's first sentence: what it waits for and when it looks again.
-        waiting: o.waiting?.split('. ')[0] ?? (o.retry ? describeRetry(o.retry) : ''),
-        'last run': o.lastStoredRun ? `#${o.lastStoredRun.run_number} ${storedRunStatus(o.lastStoredRun)}` : '-',
-        failed: o.lastStoredRun?.failed ?? '',
-        overdue: o.status?.overdue ? 'OVERDUE' : '',
-        cursor: o.cursor ?? '',
-      })),
-      ['sync', 'state', 'progress', 'waiting', 'last run', 'failed', 'overdue', 'cursor'],
-    );
-  } finally {
-    await store.close();
-    await close();
-  }
-}
 
 /** `ebb records` and `ebb runs` without --limit; a cut list says so. */
 export const DEFAULT_RECORDS_LIMIT = 1000;

@@ -15,7 +15,7 @@ export async function pauseCommand(options: {
   resolveSync(ctx.config, options.sync);
   const { client, close } = await connectClient(ctx);
   try {
-    const handle = await ensureController(client, options.sync, ctx.taskQueue);
+    const handle = await ensureController(client, options.sync, ctx.names);
     await handle.signal(options.paused ? pauseSignal : resumeSignal, {});
     if (options.json) printJson({ sync: options.sync, paused: options.paused });
     else say(`${options.sync} ${options.paused ? 'paused' : 'resumed'}`);

@@ -6,7 +6,8 @@ import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { ExitError } from '../exit-error';
 import { count, excerpt, printJson, say } from '../output';
 import { requireRun } from '../run-lookup';
-import { requestRun, waitForRequest } from '../sync-control';
+import { requestRun, requestRunBySignal, waitForRequest } from '../sync-control';
+import { noWorkerNotice, queuePollers } from '../temporal-overview';
 import { waitNotices } from '../wait-notices';
 
 const KIND_NAMES: Record<RunKind, string> = {
@@ -40,11 +41,30 @@ export async function runCommand(options: RunOptions): Promise<void> {
   }
   const { client, close } = await connectClient(ctx);
   try {
-    const request = await requestRun(client, options.sync, ctx.taskQueue, {
+    const input = {
       kind: options.kind,
       runNumber: options.runNumber,
       ...(options.allowDeletes ? { allowDeletes: true } : {}),
-    });
+    };
+    // A request is an update, which waits for a worker to answer: without one it would wait silently.
+    const noWorker = noWorkerNotice(await queuePollers(client, ctx.names.taskQueue));
+    if (noWorker && !options.wait) {
+      await requestRunBySignal(client, options.sync, ctx.names, input);
+      if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: null, queued: true });
+      else
+        say(
+          `requested ${KIND_NAMES[options.kind]} of ${options.sync}; ${noWorker}: the run starts once one polls ` +
+            `(Temporal keeps the request until then)`,
+        );
+      return;
+    }
+    if (noWorker) {
+      process.stderr.write(
+        `${noWorker}; waiting for one to poll before requesting the run (Ctrl-C stops waiting; nothing is requested yet)\n`,
+      );
+      await waitForPollers(client, ctx.names.taskQueue);
+    }
+    const request = await requestRun(client, options.sync, ctx.names, input);
     if (!options.wait) {
       if (options.json) printJson({ sync: options.sync, kind: options.kind, requestSeq: request.requestSeq });
       else
@@ -74,6 +94,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
         bar.update(progress.batchesDone, { phase: progress.phase });
       },
       { onTemporalUnavailable: (message) => notice.say(message ?? 'Temporal answers again; still waiting') },
+      ctx.names,
     );
     if (started) bar?.stop();
     const last = status.lastRun;
@@ -104,5 +125,13 @@ export async function runCommand(options: RunOptions): Promise<void> {
     if (last.status === 'succeeded_with_failures') throw new ExitError(2);
   } finally {
     await close();
+  }
+}
+
+/** Resolves once a worker polls the queue (checked every two seconds). */
+async function waitForPollers(client: Parameters<typeof queuePollers>[0], taskQueue: string): Promise<void> {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    if ((await queuePollers(client, taskQueue)).live > 0) return;
   }
 }

@@ -33,9 +33,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     await close();
     await store.close();
   };
-  // Schedules and controllers live on the engine queue, so the processes that serve it keep them current.
-  const reconciled = selection.engine ? await reconcileSyncs(client, ctx.config, ctx.taskQueue) : null;
-  const schedules = reconciled?.schedules ?? [];
+  // startWorkers first: it refuses a state store of another deployment before anything is started.
   const workers = await startWorkers({
     config: ctx.config,
     baseDir: ctx.baseDir,
@@ -51,6 +49,10 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     await closeAll();
     throw new ExitError(1, `nothing to serve: no sync uses ${options.queues?.join(', ')}`);
   }
+  // Schedules and controllers live on the engine queue, so the processes that serve it keep them current.
+  const reconciled = selection.engine ? await reconcileSyncs(client, ctx.config, ctx.names) : null;
+  const schedules = reconciled?.schedules ?? [];
+  if (ctx.names.deployment) say(`deployment ${ctx.names.deployment}`);
   for (const q of workers.queues) {
     say(`worker on ${q.taskQueue}${q.limits ? ` (${describeLimits(q.limits)})` : ''}`);
   }
@@ -58,6 +60,8 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
   if (reconciled?.started.length) say(`started controllers: ${reconciled.started.join(', ')}`);
   if (reconciled?.closed.length)
     say(`closed controllers of syncs no longer configured: ${reconciled.closed.join(', ')}`);
+  if (reconciled?.removedSchedules.length)
+    say(`deleted schedules of syncs no longer scheduled: ${reconciled.removedSchedules.join(', ')}`);
   if (reconciled?.searchAttributesWarning) say(`warning: ${reconciled.searchAttributesWarning}`);
   const stop = () => void workers.shutdown();
   process.once('SIGINT', stop);

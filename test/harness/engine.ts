@@ -24,6 +24,7 @@ import { buildDemoWarehouse } from '../../sandbox/warehouse/demo-warehouse';
 import { openStateStore, type StateStore } from '../../state/state-store';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers';
 import type { RequestRunInput, RunSummary, SyncStatus } from '../../workflows/definitions';
+import { TemporalNames } from '../../workflows/temporal-names';
 import { quietWorkerLogs, temporalAddress } from './temporal';
 import { selectSql, type TestWarehouse } from './warehouses';
 
@@ -67,6 +68,8 @@ export interface EngineHarness {
   sf: SalesforceSandbox;
   slack: SlackSandbox;
   taskQueue: string;
+  /** Workflow ids, schedule ids and task queue of this engine's config. */
+  names: TemporalNames;
   workers: RunningWorkers | null;
   startWorkers(): Promise<RunningWorkers>;
   /** ebb's activities bound to this engine, for running one directly (e.g. to re-execute it). */
@@ -131,7 +134,8 @@ ${options.syncsYaml({ suffix })}
   const store = await openStateStore({ path: path.join(dir, 'state.sqlite') });
   const connection = await Connection.connect({ address: temporalAddress() });
   const client = new Client({ connection });
-  const taskQueue = env.EBB_TASK_QUEUE as string;
+  const names = TemporalNames.of(config);
+  const taskQueue = names.taskQueue;
   const natives: NativeConnection[] = [];
 
   const harness: EngineHarness = {
@@ -147,6 +151,7 @@ ${options.syncsYaml({ suffix })}
     sf,
     slack,
     taskQueue,
+    names,
     workers: null,
     async startWorkers() {
       const native = await NativeConnection.connect({ address: temporalAddress() });
@@ -183,13 +188,13 @@ ${options.syncsYaml({ suffix })}
       return status.lastRun;
     },
     async status(syncId) {
-      const s = await client.workflow.getHandle(`sync/${syncId}`).query<SyncStatus>('status');
+      const s = await client.workflow.getHandle(names.controller(syncId)).query<SyncStatus>('status');
       return s;
     },
     async stop() {
       for (const syncId of Object.keys(config.syncs)) {
         await client.workflow
-          .getHandle(`sync/${syncId}`)
+          .getHandle(names.controller(syncId))
           .terminate('test over')
           .catch(() => undefined);
       }
