@@ -3,7 +3,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { scheduleIntervalMs } from '../config/schedule';
 import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
-import { runNowSignal, type RunKind, type SyncDescription } from '../workflows/definitions';
+import { runNowSignal, STARTING_CONTROLLER_MEMO, type RunKind, type SyncDescription } from '../workflows/definitions';
 import { EBB_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { TemporalNames } from '../workflows/temporal-names';
 import { temporalNames, type DestinationPool, type EngineContext } from './engine-context';
@@ -114,6 +114,7 @@ export async function triggerController(
     workflowId: temporalNames(ctx).controller(input.syncId),
     taskQueue: ctx.taskQueue,
     args: [{ syncId: input.syncId }],
+    memo: STARTING_CONTROLLER_MEMO,
     signal: runNowSignal,
     signalArgs: [{ source: input.source, ...(scheduleActive === undefined ? {} : { scheduleActive }) }],
     ...controllerMetadata(ctx.config, input.syncId, temporalNames(ctx)),

@@ -5,6 +5,7 @@ import {
   progressQuery,
   replayFailedSignal,
   runNowSignal,
+  STARTING_CONTROLLER_MEMO,
   requestRunUpdate,
   statusQuery,
   type RequestRunInput,
@@ -25,7 +26,12 @@ export async function ensureController(client: Client, syncId: string, target: S
   const names = namesOf(target);
   const workflowId = names.controller(syncId);
   try {
-    await client.workflow.start('syncController', { workflowId, taskQueue: names.taskQueue, args: [{ syncId }] });
+    await client.workflow.start('syncController', {
+      workflowId,
+      taskQueue: names.taskQueue,
+      args: [{ syncId }],
+      memo: STARTING_CONTROLLER_MEMO,
+    });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }

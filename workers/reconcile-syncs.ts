@@ -8,6 +8,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { controllerMetadata, searchAttributesRegistered } from '../activities/controller-activities';
 import type { EbbConfig } from '../config/schema';
+import { STARTING_CONTROLLER_MEMO } from '../workflows/definitions';
 import { searchAttributeFlags } from '../workflows/search-attributes';
 import type { TemporalNames } from '../workflows/temporal-names';
 import { reconcileSchedules } from './schedules';
@@ -41,6 +42,7 @@ export async function reconcileSyncs(
         workflowId,
         taskQueue: names.taskQueue,
         args: [{ syncId }],
+        memo: STARTING_CONTROLLER_MEMO,
         ...controllerMetadata(config, syncId, names),
       });
       started.push(workflowId);

@@ -128,6 +128,9 @@ export interface ControllerMemo {
   pausedBy?: 'signal' | 'schedule';
 }
 
+/** A controller's memo when it starts: unpaused (it writes its own from its first workflow task on). */
+export const STARTING_CONTROLLER_MEMO: { ebb: ControllerMemo } = { ebb: { paused: false } };
+
 export interface CurrentRun {
   runNumber: number;
   kind: RunKind;

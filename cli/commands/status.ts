@@ -134,7 +134,7 @@ export async function statusCommand(options: { config?: string; sync?: string; j
           : o.status.currentRun
             ? `running #${o.status.currentRun.runNumber}`
             : o.status.paused === null
-              ? 'idle?'
+              ? 'unknown'
               : o.status.paused
                 ? 'paused'
                 : 'idle',
@@ -150,6 +150,10 @@ export async function statusCommand(options: { config?: string; sync?: string; j
       })),
       ['sync', 'state', 'progress', 'waiting', 'last run', 'failed', 'overdue', 'cursor'],
     );
+    if (out.some((o) => o.status?.paused === null))
+      say(
+        'unknown: a controller started before ebb kept its state in the memo, and no worker to ask; it says once a worker runs',
+      );
     if (notice) say(notice);
   } finally {
     await store.close();

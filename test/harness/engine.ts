@@ -52,6 +52,11 @@ export interface EngineHarnessOptions {
   apiBudgetRetryMs?: number;
   /** `state.retention` as a YAML flow map (default: ebb's default retention). */
   retention?: string;
+  /**
+   * ebb.yaml's `deployment`: its default task queue (`ebb-<deployment>`) replaces the engine's unique
+   * one, and its ids get the deployment's prefix, so sync ids need no suffix.
+   */
+  deployment?: string;
 }
 
 export interface EngineHarness {
@@ -110,10 +115,10 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
     SLACK_BOT_TOKEN: slack.token,
     SLACK_API_URL: slack.url,
     EBB_TEMPORAL_ADDRESS: temporalAddress(),
-    EBB_TASK_QUEUE: `ebb-test-${suffix}`,
+    ...(options.deployment ? {} : { EBB_TASK_QUEUE: `ebb-test-${suffix}` }),
     ...testWarehouse?.env,
   };
-  const yaml = `
+  const yaml = `${options.deployment ? `deployment: ${options.deployment}` : ''}
 state: { path: ./state.sqlite${options.retention ? `, retention: ${options.retention}` : ''} }
 sources:
   warehouse: ${testWarehouse?.sourceYaml ?? '{ type: duckdb, path: ./warehouse.duckdb }'}
@@ -182,8 +187,8 @@ ${options.syncsYaml({ suffix })}
       });
     },
     async run(syncId, input = {}) {
-      const { requestSeq } = await requestRun(client, syncId, taskQueue, input);
-      const status = await waitForRequest(client, syncId, requestSeq, () => undefined);
+      const { requestSeq } = await requestRun(client, syncId, names, input);
+      const status = await waitForRequest(client, syncId, requestSeq, () => undefined, {}, names);
       if (!status.lastRun) throw new Error('no run summary');
       return status.lastRun;
     },
@@ -213,8 +218,13 @@ ${options.syncsYaml({ suffix })}
 }
 
 /** The full event histories of a sync's controller and every run it started, as JSON text. */
-export async function historiesText(client: Client, syncId: string, runNumbers: number[]): Promise<string> {
-  const ids = [`sync/${syncId}`, ...runNumbers.map((n) => `sync/${syncId}/run/${n}`)];
+export async function historiesText(
+  client: Client,
+  syncId: string,
+  runNumbers: number[],
+  names: TemporalNames = new TemporalNames(null),
+): Promise<string> {
+  const ids = [names.controller(syncId), ...runNumbers.map((n) => names.run(syncId, n))];
   const parts: string[] = [];
   for (const id of ids) {
     const history = await client.workflow.getHandle(id).fetchHistory();
