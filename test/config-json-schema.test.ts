@@ -10,7 +10,15 @@ test('the JSON schema describes every section and the options of every destinati
     properties: Record<string, { additionalProperties?: { properties?: Record<string, unknown>; anyOf?: unknown[] } }>;
     additionalProperties: boolean;
   };
-  expect(Object.keys(schema.properties)).toEqual(['state', 'temporal', 'sources', 'destinations', 'models', 'syncs']);
+  expect(Object.keys(schema.properties)).toEqual([
+    'deployment',
+    'state',
+    'temporal',
+    'sources',
+    'destinations',
+    'models',
+    'syncs',
+  ]);
   expect(schema.additionalProperties).toBe(false);
   const syncKeys = Object.keys(schema.properties.syncs?.additionalProperties?.properties ?? {});
   expect(syncKeys).toEqual(
