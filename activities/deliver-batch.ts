@@ -115,6 +115,14 @@ async function deliverRecords(
   for (const status of recorded.values()) tally[status === 'succeeded' ? 'succeeded' : 'failed']++;
 
   const beat = () => heartbeat({ batchNumber });
+  const planned = await store.getRun(syncId, runNumber);
+  const run = planned && {
+    number: runNumber,
+    batch: batchNumber,
+    batches: planned.batches,
+    upserts: planned.added + planned.changed,
+    deletes: planned.removed,
+  };
   const send = async (part: RecordToDeliver[], retry: boolean): Promise<RecordOutcome[]> => {
     // A re-sent record is not on its first attempt: destinations without natural idempotency look
     // for an earlier write of it first, in case the rejection came after all.
@@ -122,6 +130,7 @@ async function deliverRecords(
       syncId,
       attempt: retry ? Math.max(attempt, 2) : attempt,
       heartbeat: beat,
+      ...(run ? { run } : {}),
     });
     if (sent.length !== part.length || sent.some((o, i) => o.key !== part[i]?.key)) {
       throw new DeliveryContractError(

@@ -69,6 +69,12 @@ export interface DeliveryContext {
   attempt: number;
   /** Called between requests so long deliveries heartbeat. */
   heartbeat: () => void;
+  /**
+   * Where this delivery sits in its run, for destinations that group a run's requests (Meta's upload
+   * sessions number them and flag the last): the run, this batch's number (from 1), the run's
+   * batches, and the upserts and deletes it planned.
+   */
+  run?: { number: number; batch: number; batches: number; upserts: number; deletes: number };
 }
 
 export interface DestinationLimits {

@@ -1,11 +1,13 @@
 /** Every destination type ebb knows, by its `type` in ebb.yaml. Adding a destination adds one line here. */
 import type { DestinationConnector } from './destination';
+import { metaAudienceConnector } from './meta-audience-destination';
 import { salesforceConnector } from './salesforce-destination';
 import { slackConnector } from './slack-destination';
 
 export const destinationConnectors: Record<string, DestinationConnector<unknown, unknown>> = {
   [salesforceConnector.type]: salesforceConnector,
   [slackConnector.type]: slackConnector,
+  [metaAudienceConnector.type]: metaAudienceConnector,
 };
 
 export function destinationConnector(type: string): DestinationConnector<unknown, unknown> {
