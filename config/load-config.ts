@@ -15,6 +15,7 @@ import { destinationConnectors } from '../connectors/destinations/registry';
 import { checkCrossReferences } from './cross-references';
 import { applyEnvironmentOverrides } from './environment-overrides';
 import { interpolate } from './interpolate';
+import { literalSecretProblems } from './literal-secrets';
 import {
   BASE_SYNC_KEYS,
   ebbConfigSchema,
@@ -129,6 +130,7 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
     ...(parsed.success ? [] : problemsFromZodIssues(parsed.error.issues, interpolated.value)),
     ...checkCrossReferences(interpolated.value),
     ...checkSyncOptions(interpolated.value),
+    ...literalSecretProblems(raw),
   ].filter((problem) => missingVariables.size === 0 || !underMissingVariable(problem.path));
 
   // One entry per distinct value: a variable used in every sync would otherwise be scrubbed once per use.

@@ -66,8 +66,13 @@ export const temporalSchema = z.strictObject({
   address: nonEmpty.default('127.0.0.1:7233'),
   namespace: nonEmpty.default('default'),
   tls: temporalTlsSchema.optional(),
-  /** Temporal Cloud API key, e.g. `${TEMPORAL_API_KEY}`; turns TLS on unless `tls: false`. */
+  /**
+   * Temporal Cloud API key as `${TEMPORAL_API_KEY}` (a key written in the file is refused:
+   * config/literal-secrets.ts); turns TLS on unless `tls: false`.
+   */
   apiKey: nonEmpty.optional(),
+  /** A file holding the API key instead (relative to ebb.yaml), e.g. a mounted Kubernetes secret. */
+  apiKeyPath: nonEmpty.optional(),
   /**
    * The engine's task queue (delivery queues are `<queue>-dest-<destination>`); default `ebb`, or
    * `ebb-<deployment>` when the config names a deployment.
@@ -216,6 +221,15 @@ export const baseSyncSchema = z.looseObject({
   alert: alertSchema.optional(),
   /** Mirror mode: deletes one run may make without `--allow-deletes` (default "20%", never fewer than 10). */
   maxDeletes: maxDeletesSchema.optional(),
+  /**
+   * Updates of delivered records send only the fields whose values changed since the last accepted
+   * delivery (destinations that write field by field, such as Salesforce); false sends every field.
+   */
+  changedFieldsOnly: z
+    .boolean({
+      error: 'changedFieldsOnly must be true (send only changed fields, the default) or false (send every field)',
+    })
+    .default(true),
 });
 
 export const BASE_SYNC_KEYS: readonly string[] = Object.keys(baseSyncSchema.shape);
