@@ -302,7 +302,7 @@ class MetaAudienceDestination implements Destination {
         retryAfterMs: error.details.retryAfterMs,
       });
     }
-    if (error.code === 190 || error.details.type === 'OAuthException' || error.status === 401) {
+    if (error.code === 190 || error.code === 102 || error.code === 104 || error.status === 401) {
       return new FatalDestinationError(
         `the access token in ${this.tokenPath} was refused (expired, revoked or invalid): generate a new system user token with the ads_management permission and set it there. ${said}`,
         { cause: error },

@@ -39,6 +39,10 @@ export interface EngineHarnessOptions {
   slack?: SlackSandboxOptions;
   /** Extra entries of ebb.yaml's `models:` section (account_health is always there). */
   extraModelsYaml?: string;
+  /** Extra entries of ebb.yaml's `destinations:` section (salesforce and slack are always there). */
+  extraDestinationsYaml?: string;
+  /** Extra environment for the config's `${VAR}`s (e.g. another sandbox's URL and token). */
+  extraEnv?: Record<string, string>;
   /** Start workers in this process (default true). */
   workers?: boolean;
   /**
@@ -117,12 +121,13 @@ export async function startEngine(options: EngineHarnessOptions): Promise<Engine
     EBB_TEMPORAL_ADDRESS: temporalAddress(),
     ...(options.deployment ? {} : { EBB_TASK_QUEUE: `ebb-test-${suffix}` }),
     ...testWarehouse?.env,
+    ...options.extraEnv,
   };
   const yaml = `${options.deployment ? `deployment: ${options.deployment}` : ''}
 state: { path: ./state.sqlite${options.retention ? `, retention: ${options.retention}` : ''} }
 sources:
   warehouse: ${testWarehouse?.sourceYaml ?? '{ type: duckdb, path: ./warehouse.duckdb }'}
-destinations:${defaultDestinations(options.salesforceLimits)}
+destinations:${defaultDestinations(options.salesforceLimits)}${options.extraDestinationsYaml ?? ''}
 models:
   account_health:
     source: warehouse
