@@ -134,17 +134,18 @@ test('a worker and the CLI connect through mTLS with a private CA from ebb.yaml,
   }
 });
 
-test('without a client certificate the worker cannot connect, and is told to set temporal.tls.clientCertPath', async () => {
-  const ctx = loadCliContext(
-    configWithTls('no-client-cert', `    serverName: ${SERVER_NAME}\n    serverRootCaCertPath: ./certs/ca.pem`),
+test('without a client certificate `ebb worker` stops at once, told to set temporal.tls.clientCertPath', async () => {
+  const file = configWithTls(
+    'no-client-cert',
+    `    serverName: ${SERVER_NAME}\n    serverRootCaCertPath: ./certs/ca.pem`,
   );
-  const refused = await connectNative(ctx).then(
-    (connection) => connection.close().then(() => null),
-    (err: unknown) => err,
-  );
-  expect(refused).toBeInstanceOf(TemporalUnreachableError);
-  expect((refused as Error).message).toContain(`cannot reach Temporal at ${terminator.address}`);
-  expect((refused as Error).message).toContain(
+  const worker = await ebb(['--config', file, 'worker'], {
+    env: { ...configEnv, EBB_TEMPORAL_ADDRESS: undefined, EBB_TASK_QUEUE: undefined },
+    timeoutMs: 60_000,
+  });
+  expect(worker.code).toBe(1);
+  expect(worker.stderr).toContain(`TemporalUnreachableError: cannot reach Temporal at ${terminator.address}`);
+  expect(worker.stderr).toContain(
     'the server requires a client certificate (mTLS): set temporal.tls.clientCertPath and clientKeyPath',
   );
 });
@@ -155,6 +156,7 @@ test('with the wrong CA neither connection trusts the server, and both name the 
     (connection) => connection.close().then(() => null),
     (err: unknown) => err as Error,
   );
+  expect(nativeError).toBeInstanceOf(TemporalUnreachableError);
   expect(nativeError?.message).toContain(`cannot reach Temporal at ${terminator.address}`);
   expect(nativeError?.message).toContain(
     "the server's certificate is not signed by a CA ebb trusts: set temporal.tls.serverRootCaCertPath",

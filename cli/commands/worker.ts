@@ -26,8 +26,17 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
   for (const name of unusedDestinations(ctx.config, selection))
     say(`no sync uses destination ${name}: no worker for it`);
   const store = await openStore(ctx);
-  const { client, close } = await connectClient(ctx);
-  const connection = await connectNative(ctx);
+  // The workers' connection first: it names a TLS failure (an unknown CA, a missing client
+  // certificate) at once, where the client's only says it gave up waiting after its timeout.
+  const connection = await connectNative(ctx).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const { client, close } = await connectClient(ctx).catch(async (err: unknown) => {
+    await connection.close();
+    await store.close();
+    throw err;
+  });
   const closeAll = async () => {
     await connection.close();
     await close();
