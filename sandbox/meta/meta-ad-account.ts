@@ -97,6 +97,14 @@ interface SessionParam {
   estimated_num_total?: unknown;
 }
 
+const IDENTIFYING_KEYS = ['EMAIL', 'PHONE', 'MADID', 'EXTERN_ID'];
+
+/** The pairs that identify a person; a row with none of them is identified by all its values together. */
+function identifyingPairs(row: MemberRow): string[] {
+  const pairs = IDENTIFYING_KEYS.filter((k) => row[k]).map((k) => `${k}:${row[k]}`);
+  return pairs.length ? pairs : [JSON.stringify(Object.entries(row).sort())];
+}
+
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const isHash = (value: string) => /^[0-9a-f]{64}$/.test(value);
 
@@ -293,23 +301,26 @@ export class MetaAdAccount {
     };
   }
 
-  /** Meta matches a row to a person by any of its identifiers: that person is added (replaced) or removed. */
+  /**
+   * Meta matches a row to a person by any of its identifying keys (email, phone, device or external
+   * id; a country or a first name alone identifies nobody): that person is added (replaced) or removed.
+   */
   private apply(audienceId: string, method: 'POST' | 'DELETE', rows: MemberRow[]): void {
     const members = new Map<number, MemberRow>((this.members.get(audienceId) ?? []).map((m, i) => [i, m]));
     let next = members.size;
     const byPair = new Map<string, number>();
-    for (const [id, member] of members) for (const [k, v] of Object.entries(member)) byPair.set(`${k}:${v}`, id);
+    for (const [id, member] of members) for (const pair of identifyingPairs(member)) byPair.set(pair, id);
     for (const row of rows) {
-      for (const [k, v] of Object.entries(row)) {
-        const id = byPair.get(`${k}:${v}`);
+      for (const pair of identifyingPairs(row)) {
+        const id = byPair.get(pair);
         const member = id === undefined ? undefined : members.get(id);
         if (id === undefined || !member) continue;
         members.delete(id);
-        for (const [mk, mv] of Object.entries(member)) byPair.delete(`${mk}:${mv}`);
+        for (const gone of identifyingPairs(member)) byPair.delete(gone);
       }
       if (method === 'POST') {
         members.set(next, row);
-        for (const [k, v] of Object.entries(row)) byPair.set(`${k}:${v}`, next);
+        for (const pair of identifyingPairs(row)) byPair.set(pair, next);
         next++;
       }
     }
