@@ -1,5 +1,5 @@
 /**
- * A whole ebb on one laptop: a Temporal dev server with its UI, the Salesforce and Slack sandboxes,
+ * A whole ebb on one laptop: a Temporal dev server with its UI, the Salesforce, Slack and Meta sandboxes,
  * the demo DuckDB warehouse and a worker running examples/ebb.yaml. Used by `ebb dev` and the demo.
  */
 import fs from 'node:fs';
@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
+import { startMetaSandbox, type MetaSandbox } from '../sandbox/meta/meta-sandbox';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
 import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
 import { freePort, startDevServer, type DevServer } from '../sandbox/temporal-dev-server';
@@ -35,6 +36,7 @@ export interface DevEnvironment {
   server: DevServer;
   salesforce: SalesforceSandbox;
   slack: SlackSandbox;
+  meta: MetaSandbox;
   config: EbbConfig;
   client: Client;
   store: StateStore;
@@ -73,6 +75,7 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     file: path.join(demoDir, 'salesforce-records.json'),
   });
   const slack = await startSlackSandbox({ port: await portOr(8788), file: path.join(demoDir, 'slack-messages.json') });
+  const meta = await startMetaSandbox({ port: await portOr(8791), file: path.join(demoDir, 'meta-audiences.json') });
 
   Object.assign(process.env, {
     EBB_DEMO_DIR: demoDir,
@@ -82,6 +85,8 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     SF_CLIENT_SECRET: salesforce.clientSecret,
     SLACK_BOT_TOKEN: slack.token,
     SLACK_API_URL: slack.url,
+    META_ACCESS_TOKEN: meta.token,
+    META_API_URL: meta.url,
   });
   const config = loadConfigOrThrow(DEMO_CONFIG);
   const store = await openStateStore({ path: path.resolve(path.dirname(DEMO_CONFIG), config.state.path) });
@@ -107,6 +112,7 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     server,
     salesforce,
     slack,
+    meta,
     config,
     client,
     store,
@@ -119,6 +125,7 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
       await store.close();
       await salesforce.close();
       await slack.close();
+      await meta.close();
       await server.stop();
     },
   };
@@ -130,6 +137,7 @@ export function printDevEndpoints(env: DevEnvironment): void {
   say(`Temporal address:     ${env.server.address}`);
   say(`Salesforce sandbox:   ${env.salesforce.url}/__sandbox/records/Account`);
   say(`Slack sandbox:        ${env.slack.url.replace(/\/api\/$/, '')}/__sandbox/messages`);
+  say(`Meta sandbox:         ${env.meta.url}/__sandbox/members`);
   say(`Warehouse (DuckDB):   ${env.warehouse}`);
   say('');
   say('In another terminal, from this folder, the CLI finds this environment by itself (.ebb/dev.json):');
@@ -140,6 +148,7 @@ export function printDevEndpoints(env: DevEnvironment): void {
     `  export SF_LOGIN_URL=${env.salesforce.url} SF_CLIENT_ID=${env.salesforce.clientId} SF_CLIENT_SECRET=${env.salesforce.clientSecret}`,
   );
   say(`  export SLACK_BOT_TOKEN=${env.slack.token} SLACK_API_URL=${env.slack.url}`);
+  say(`  export META_ACCESS_TOKEN=${env.meta.token} META_API_URL=${env.meta.url}`);
   say('  npx ebb run accounts-to-sf --wait');
   say(
     'Or in the UI: open workflow `sync/accounts-to-sf` and send it the signal or update runNow, fullResync, replayFailed, pause or resume.',
@@ -160,6 +169,8 @@ export function devEnvironmentFile(env: DevEnvironment): DevEnvironmentFile {
       SF_CLIENT_SECRET: env.salesforce.clientSecret,
       SLACK_BOT_TOKEN: env.slack.token,
       SLACK_API_URL: env.slack.url,
+      META_ACCESS_TOKEN: env.meta.token,
+      META_API_URL: env.meta.url,
     },
   };
 }

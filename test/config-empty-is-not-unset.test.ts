@@ -17,6 +17,7 @@ const production = {
   SF_CLIENT_SECRET: 'client-secret',
   SLACK_BOT_TOKEN: 'xoxb-real',
   SLACK_API_URL: '',
+  META_API_URL: '',
 };
 
 function channelWith(reference: string, env: Record<string, string | undefined>): unknown {

@@ -47,7 +47,11 @@ describe('loading ebb.yaml', () => {
   test('the sample config validates ok', () => {
     const { config, problems } = loadConfig(sampleFile, { env: sampleEnv });
     expect(problems).toEqual([]);
-    expect(Object.keys(config?.syncs ?? {})).toEqual(['accounts-to-sf', 'at-risk-to-slack']);
+    expect(Object.keys(config?.syncs ?? {})).toEqual([
+      'accounts-to-sf',
+      'at-risk-to-slack',
+      'at-risk-contacts-to-meta',
+    ]);
     expect(config?.destinations.slack).toMatchObject({ type: 'slack', token: 'xoxb-secret-token' });
   });
 
@@ -273,7 +277,7 @@ describe('using a loaded config', () => {
   test('resolveSync of an unknown sync id lists the known ones', () => {
     expect(() => resolveSync(config, 'accounts-to-sfdc')).toThrow(UnknownSyncError);
     expect(() => resolveSync(config, 'accounts-to-sfdc')).toThrow(
-      "Unknown sync 'accounts-to-sfdc': did you mean 'accounts-to-sf'? (known syncs: accounts-to-sf, at-risk-to-slack)",
+      "Unknown sync 'accounts-to-sfdc': did you mean 'accounts-to-sf'? (known syncs: accounts-to-sf, at-risk-to-slack, at-risk-contacts-to-meta)",
     );
   });
 

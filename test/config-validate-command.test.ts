@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { ExitError } from '../cli/exit-error';
 import { validateCommand } from '../cli/commands/validate';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
+import { startMetaSandbox, type MetaSandbox } from '../sandbox/meta/meta-sandbox';
 import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
 import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
 
@@ -55,7 +56,7 @@ async function runValidate(options: { file: string; json?: boolean; online?: boo
 test('ebb validate prints a summary for the sample config', async () => {
   const { output, thrown } = await runValidate({ file: sampleFile }, sampleEnv);
   expect(thrown).toBeUndefined();
-  expect(output).toBe('ok: 1 sources, 2 destinations, 1 models, 2 syncs\n');
+  expect(output).toBe('ok: 1 sources, 3 destinations, 2 models, 3 syncs\n');
 });
 
 test('ebb validate prints every problem with file, line, column, path and hint, then exits 1', async () => {
@@ -86,7 +87,7 @@ test('ebb validate --json prints ok, problems and summary', async () => {
     ok: true,
     problems: [],
     unreachable: [],
-    summary: { sources: 1, destinations: 2, models: 1, syncs: 2 },
+    summary: { sources: 1, destinations: 3, models: 2, syncs: 3 },
   });
 });
 
@@ -110,10 +111,12 @@ test('ebb validate without --online says the destinations were not asked', async
 describe('ebb validate --online', () => {
   let salesforce: SalesforceSandbox;
   let slack: SlackSandbox;
+  let meta: MetaSandbox;
   let sandboxEnv: Record<string, string>;
   beforeAll(async () => {
     salesforce = await startSalesforceSandbox();
     slack = await startSlackSandbox();
+    meta = await startMetaSandbox();
     sandboxEnv = {
       ...sampleEnv,
       SF_LOGIN_URL: salesforce.url,
@@ -121,11 +124,14 @@ describe('ebb validate --online', () => {
       SF_CLIENT_SECRET: salesforce.clientSecret,
       SLACK_BOT_TOKEN: slack.token,
       SLACK_API_URL: slack.url,
+      META_ACCESS_TOKEN: meta.token,
+      META_API_URL: meta.url,
     };
   });
   afterAll(async () => {
     await salesforce.close();
     await slack.close();
+    await meta.close();
   });
 
   test('a config the destinations accept is ok, with nothing left unchecked', async () => {

@@ -117,9 +117,11 @@ class MetaAudienceDestination implements Destination {
 
   async check(): Promise<void> {
     const where = `syncs.${this.sync.id}`;
-    if (this.sync.identifiers[this.sync.primaryKey] !== undefined) {
+    // Your own customer id (EXTERN_ID) may be the key; an email, phone or name may not.
+    const keyType = this.sync.identifiers[this.sync.primaryKey];
+    if (keyType !== undefined && keyType !== 'EXTERN_ID') {
       throw new FatalDestinationError(
-        `${where}: the model's primary key ${this.sync.primaryKey} is also an identifier (${this.sync.identifiers[this.sync.primaryKey]}); ` +
+        `${where}: the model's primary key ${this.sync.primaryKey} is also an identifier (${keyType}); ` +
           'ebb keeps record keys in its state store, so key the model on a customer id, or on a hash computed in its SQL ' +
           `(e.g. sha256(lower(trim(${this.sync.primaryKey}))) as member_key)`,
       );
