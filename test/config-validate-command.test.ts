@@ -183,5 +183,5 @@ withBinary('the ebb binary reports the five mistakes and exits with code 1', asy
     cwd: root,
     env: { ...process.env, ...sampleEnv },
   });
-  expect(stdout).toBe('ok: 1 sources, 2 destinations, 1 models, 2 syncs\n');
+  expect(stdout).toBe('ok: 1 sources, 3 destinations, 2 models, 3 syncs\n');
 });
