@@ -287,7 +287,12 @@ class MetaAudienceDestination implements Destination {
     };
   }
 
-  /** Meta's error codes as ebb's three levels: transient (retry), fatal (fix the config), or passed on. */
+  /**
+   * Meta's error codes as ebb's levels: throttling and Meta's passing trouble are transient; a
+   * refused token (190, 102, 104), missing permissions (10, 200-299, e.g. 294 without
+   * ads_management), a missing audience (100/33) and anything else Meta refuses (2650, 368, other
+   * 100s) are fatal, with Meta's message and code. Per-record trouble comes back as invalid entries.
+   */
   private classify(error: unknown): Error {
     const where = `syncs.${this.sync.id}`;
     if (error instanceof MetaNetworkError) return new TransientDestinationError(error.message, { cause: error });

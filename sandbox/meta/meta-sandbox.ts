@@ -42,7 +42,7 @@ export interface MetaSandboxOptions {
   token?: string;
   /** Tokens that answer 190 / 463 "Session has expired". */
   expiredTokens?: string[];
-  /** Tokens that are valid but lack ads_management: code 200 on uploads. */
+  /** Tokens that are valid but lack ads_management: code 294 on uploads. */
   readOnlyTokens?: string[];
   /** Default: one customer-list audience, SANDBOX_AUDIENCE_ID. */
   audiences?: SandboxAudience[];
@@ -135,7 +135,12 @@ export async function startMetaSandbox(options: MetaSandboxOptions = {}): Promis
     if (write && readOnly.has(presented)) {
       return {
         status: 403,
-        error: { message: '(#200) Missing Permission: ads_management', type: 'OAuthException', code: 200 },
+        error: {
+          message:
+            '(#294) Managing advertisements requires an access token with the extended permission for ads_management',
+          type: 'OAuthException',
+          code: 294,
+        },
       };
     }
     return null;
