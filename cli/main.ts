@@ -22,6 +22,7 @@ const handlers = {
   prune: () => require('./commands/prune') as typeof import('./commands/prune'),
   run: () => require('./commands/run') as typeof import('./commands/run'),
   status: () => require('./commands/status') as typeof import('./commands/status'),
+  upgradeCheck: () => require('./commands/upgrade-check') as typeof import('./commands/upgrade-check'),
   validate: () => require('./commands/validate') as typeof import('./commands/validate'),
   verify: () => require('./commands/verify') as typeof import('./commands/verify'),
   worker: () => require('./commands/worker') as typeof import('./commands/worker'),
@@ -204,6 +205,17 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (sync: string, o: { json?: boolean }) =>
       handlers.pause().pauseCommand({ config: config(), sync, paused: false, json: o.json }),
+    );
+
+  program
+    .command('upgrade-check')
+    .description(
+      "replay this deployment's open workflows against this ebb's workflow code: run it with a new release before rolling the workers",
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExit code 1 when a workflow does not replay; see docs/upgrading.md.')
+    .action(async (o: { json?: boolean }) =>
+      handlers.upgradeCheck().upgradeCheckCommand({ config: config(), json: o.json }),
     );
 
   program
