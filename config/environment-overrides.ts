@@ -1,6 +1,9 @@
 /**
  * Environment variables that override ebb.yaml, so one config file serves a laptop and a
  * docker-compose deployment (where EBB_TEMPORAL_ADDRESS=temporal:7233 and the state is Postgres).
+ * TLS and API key variables (EBB_TEMPORAL_TLS_*, EBB_TEMPORAL_API_KEY[_FILE]) are read when connecting,
+ * so their files are read then and named in errors: TEMPORAL_CONNECTION_ENVIRONMENT in
+ * cli/temporal-connection.ts.
  */
 import type { EbbConfig } from './schema';
 
