@@ -169,8 +169,9 @@ export async function planRun(
   // Warehouse-side diff (warehouse-diff.ts) for incremental and full runs in diff mode. With
   // `changedOnly`, unchanged rows never leave the warehouse; without it (a full resync, or a
   // snapshot table still empty while ebb has delivered before) every row is read and compared here.
+  // Not for destinations that store keys hashed (recordKey): the warehouse's table holds keys as they are.
   const diff =
-    source.snapshots && kind !== 'replay' && !useCursor
+    source.snapshots && kind !== 'replay' && !useCursor && !destination.recordKey
       ? new WarehouseDiff(source, syncId, {
           modelSql: filteredModelQuery({ modelSql: model.sql, filter: sync.filter }),
           primaryKey: model.primaryKey,
@@ -353,7 +354,7 @@ export async function planRun(
           continue;
         }
         // With the warehouse diff, the warehouse's text form of the key is the key, so both agree.
-        const key = diffKey ?? String(value);
+        const key = diffKey ?? destination.recordKey?.(String(value)) ?? String(value);
         if (held && held.key === key) {
           held.count++;
           continue;

@@ -70,6 +70,7 @@ export async function verifyDelivered(
     // No cursor: verify looks at every delivered row, not only those changed since the last run.
     sql: buildModelQuery({ modelSql: model.sql, primaryKey: model.primaryKey, filter: sync.filter }),
     primaryKey: model.primaryKey,
+    recordKey: destination.recordKey?.bind(destination),
   });
 
   const report: VerifyReport = {
@@ -135,6 +136,8 @@ async function sampleDeliveredRows(
     source: { config: { type: string; [key: string]: unknown }; name: string };
     sql: string;
     primaryKey: string;
+    /** The destination's stored form of a key (Destination.recordKey), if it has one. */
+    recordKey?: (primaryKey: string) => string;
   },
 ): Promise<SampledRow[]> {
   const reservoir: SampledRow[] = [];
@@ -149,7 +152,8 @@ async function sampleDeliveredRows(
     })) {
       const rows = chunk.flatMap((row) => {
         const value = row[input.primaryKey];
-        return value === null || value === undefined || value === '' ? [] : [{ key: String(value), row }];
+        if (value === null || value === undefined || value === '') return [];
+        return [{ key: input.recordKey?.(String(value)) ?? String(value), row }];
       });
       const snapshots = await ctx.store.snapshotsFor(input.syncId, [...new Set(rows.map((r) => r.key))]);
       for (const { key, row } of rows) {

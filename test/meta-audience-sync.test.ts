@@ -280,12 +280,19 @@ test('an expired access token fails the run at its check, before any upload, nam
   expect(run.error).not.toContain(meta.token);
 });
 
-test('a model keyed by an identifier column is refused before anything is read or sent, with the fix', async () => {
+test('a mirror sync of a model keyed by email stores every key as its hash, removes by it, and keeps the emails out of the state store', async () => {
   const { engine, meta, sync } = await start({ keyedByEmail: true });
 
-  const run = await engine.run(sync);
-  expect(run.status).toBe('failed');
-  expect(run.error).toMatch(/the model's primary key email is also an identifier \(EMAIL\)/);
-  expect(meta.stats().calls).toEqual({});
-  expect(await engine.store.listRecordResults(sync, {})).toEqual([]);
+  expect(await engine.run(sync)).toMatchObject({ status: 'succeeded_with_failures', succeeded: 6, invalid: 1 });
+  const keys = (await engine.store.listRecordResults(sync, {})).map((r) => r.key);
+  expect(keys).toHaveLength(7);
+  for (const key of keys) expect(key).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(await engine.run(sync)).toMatchObject({ changed: 0, removed: 0, unchanged: 6 });
+
+  await execDuckDb(engine.warehouse, 'delete from customers where customer_id = 2');
+  expect(await engine.run(sync)).toMatchObject({ removed: 1, succeeded: 1 });
+  expect(memberEmails(meta)).not.toContain(emailHash(PEOPLE[1]?.email ?? ''));
+  expect(meta.members()).toHaveLength(5);
+  const store = await stateStoreText(engine);
+  expect(rawIdentifiers().filter((raw) => store.includes(raw.toLowerCase()))).toEqual([]);
 });

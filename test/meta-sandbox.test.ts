@@ -115,7 +115,7 @@ const destination = (overrides: { accessToken?: string; audienceId?: string; pri
     },
   });
 
-test('the check names the token setting for an expired token, the audience for an unknown one, and refuses an identifier as primary key', async () => {
+test('the check names the token setting for an expired token and the audience for an unknown one', async () => {
   meta.injectFaults({ expireToken: true });
   await expect(destination().check()).rejects.toMatchObject({
     name: 'FatalDestinationError',
@@ -143,9 +143,15 @@ test('the check names the token setting for an expired token, the audience for a
   } finally {
     await fresh.close();
   }
-  await expect(destination({ primaryKey: 'email' }).check()).rejects.toThrow(
-    /the model's primary key email is also an identifier \(EMAIL\); .* key the model on a customer id/,
-  );
+});
+
+test('record keys that are personal data are stored as hashes; customer ids stay readable', () => {
+  const keyedByEmail = destination({ primaryKey: 'email' });
+  expect(keyedByEmail.recordKey?.('Jane@Example.com')).toBe(`sha256:${sha256('Jane@Example.com')}`);
+  expect(keyedByEmail.prepare({ email: 'Jane@Example.com' }).key).toBe(`sha256:${sha256('Jane@Example.com')}`);
+  expect(destination().recordKey?.('42')).toBe('42');
+  // An email in a key column that is not mapped is recognised by its '@'.
+  expect(destination().recordKey?.('jane@example.com')).toBe(`sha256:${sha256('jane@example.com')}`);
 });
 
 test('throttling codes are transient with the wait Meta advises; a token without ads_management is fatal', async () => {

@@ -182,6 +182,16 @@ export interface Destination {
   readBack?(records: RecordToReadBack[]): Promise<ReadBackResult[]>;
   /** For `ebb plan`: the requests delivering this many records would take (default: one per `batchSize` records). */
   estimateRequests?(work: { records: number; batches: number }): number;
+  /**
+   * The key ebb stores for a row, given the text of its primary key, for destinations whose keys may
+   * be personal data: a Meta audience synced from a model keyed by email stores the email's hash.
+   * The plan and verify store, compare and show this key instead; a sync whose destination has it
+   * never uses the warehouse-side diff, which keeps keys in the warehouse as they are. Omit it to
+   * store keys as they are.
+   *
+   *   destination.recordKey?.('jane@example.com'); // 'sha256:8f1c...'
+   */
+  recordKey?(primaryKey: string): string;
   close(): Promise<void>;
 }
 

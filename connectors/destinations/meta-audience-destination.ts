@@ -100,6 +100,7 @@ class MetaAudienceDestination implements Destination {
   private readonly api: MetaApi;
   private readonly schema: ReturnType<typeof identifierSchema>;
   private readonly tokenPath: string;
+  private readonly hashKeys: boolean;
 
   constructor(
     connection: MetaConnection,
@@ -113,19 +114,12 @@ class MetaAudienceDestination implements Destination {
     });
     this.schema = identifierSchema(sync.identifiers);
     this.tokenPath = `destinations.${sync.destination ?? '<name>'}.accessToken`;
+    const keyType = sync.identifiers[sync.primaryKey];
+    this.hashKeys = keyType !== undefined && keyType !== 'EXTERN_ID';
   }
 
   async check(): Promise<void> {
     const where = `syncs.${this.sync.id}`;
-    // Your own customer id (EXTERN_ID) may be the key; an email, phone or name may not.
-    const keyType = this.sync.identifiers[this.sync.primaryKey];
-    if (keyType !== undefined && keyType !== 'EXTERN_ID') {
-      throw new FatalDestinationError(
-        `${where}: the model's primary key ${this.sync.primaryKey} is also an identifier (${keyType}); ` +
-          'ebb keeps record keys in its state store, so key the model on a customer id, or on a hash computed in its SQL ' +
-          `(e.g. sha256(lower(trim(${this.sync.primaryKey}))) as member_key)`,
-      );
-    }
     let audience;
     try {
       audience = await this.api.audience(this.sync.audienceId);
@@ -142,6 +136,15 @@ class MetaAudienceDestination implements Destination {
         `${where}.audienceId: Meta has flagged audience ${this.sync.audienceId} (operation status 471): resolve its restrictions in Audience Manager before ebb can change its members`,
       );
     }
+  }
+
+  /**
+   * Record keys live in ebb's state store, `ebb records` and alerts. A key that is personal data (the
+   * primary key column is mapped to a personal identifier, or the key holds an '@') is stored as its
+   * SHA-256 instead; a customer id (mapped as EXTERN_ID or not mapped) stays readable.
+   */
+  recordKey(primaryKey: string): string {
+    return this.hashKeys || primaryKey.includes('@') ? `sha256:${sha256Hex(primaryKey)}` : primaryKey;
   }
 
   prepare(row: Row): PreparedRecord {
@@ -175,7 +178,7 @@ class MetaAudienceDestination implements Destination {
         'NO_IDENTIFIERS',
       );
     }
-    return { key: String(row[this.sync.primaryKey]), payload: hashes };
+    return { key: this.recordKey(String(row[this.sync.primaryKey])), payload: hashes };
   }
 
   /**
