@@ -17,6 +17,7 @@ import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
+import { countDeliveredRecords } from '../observability/record-metrics';
 import type { RecordResult } from '../state/state-store';
 import type { RecordStatus } from '../state/tables';
 import type { DestinationPool, EngineContext } from './engine-context';
@@ -148,13 +149,9 @@ async function deliverRecords(
       // Cancellation-aware: a cancelled run does not sit out the backoff.
       sleep: (ms) => Context.current().sleep(ms),
     });
-    await store.recordBatchOutcomes({
-      syncId,
-      runNumber,
-      batchNumber: null,
-      attempt,
-      results: outcomes.map((o, i) => toRecordResult(o, part[i] as RecordToDeliver)),
-    });
+    const results = outcomes.map((o, i) => toRecordResult(o, part[i] as RecordToDeliver));
+    await store.recordBatchOutcomes({ syncId, runNumber, batchNumber: null, attempt, results });
+    countDeliveredRecords(syncId, results);
     for (const o of outcomes) tally[o.status === 'succeeded' ? 'succeeded' : 'failed']++;
     beat();
   };

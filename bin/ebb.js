@@ -9,7 +9,17 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 // The folders tsconfig.build.json compiles.
-const SOURCE_DIRS = ['workflows', 'activities', 'workers', 'config', 'connectors', 'state', 'cli', 'sandbox'];
+const SOURCE_DIRS = [
+  'workflows',
+  'activities',
+  'workers',
+  'config',
+  'connectors',
+  'state',
+  'cli',
+  'sandbox',
+  'observability',
+];
 
 function builtAt() {
   try {

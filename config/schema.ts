@@ -11,6 +11,7 @@ import { destinationConnectors } from '../connectors/destinations/registry';
 import { sourceConnectors } from '../connectors/sources/registry';
 import { cronProblem, parseEvery, type Schedule } from './schedule';
 import { noteKnownKeys } from './zod-problems';
+import { observabilitySchema } from './observability-schema';
 
 /** Source, destination, model and sync names end up in Temporal workflow ids such as `sync/<id>`. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -260,6 +261,8 @@ export const ebbConfigSchema = z.strictObject({
   destinations: z.record(nameSchema, destinationConnectionSchema).default({}),
   models: z.record(nameSchema, modelSchema).default({}),
   syncs: z.record(nameSchema, syncSchema).default({}),
+  /** Metrics endpoint and warehouse sync logs (config/observability-schema.ts); off by default. */
+  observability: observabilitySchema.optional(),
 });
 
 export type EbbConfig = z.infer<typeof ebbConfigSchema>;

@@ -120,7 +120,7 @@ const configRows: ConfigRow[] = [
     yaml: configYaml({ tail: 'sync: {}' }),
     path: 'sync',
     message: "unknown key 'sync'",
-    hint: "did you mean 'syncs'? (known keys: deployment, state, temporal, sources, destinations, models, syncs)",
+    hint: "did you mean 'syncs'? (known keys: deployment, state, temporal, sources, destinations, models, syncs, observability)",
   },
   {
     name: "a model without sql says the key 'sql' is required",

@@ -18,6 +18,7 @@ test('the JSON schema describes every section and the options of every destinati
     'destinations',
     'models',
     'syncs',
+    'observability',
   ]);
   expect(schema.additionalProperties).toBe(false);
   const syncKeys = Object.keys(schema.properties.syncs?.additionalProperties?.properties ?? {});

@@ -11,6 +11,11 @@ import { createActivities, DestinationPool, type EngineContext } from '../activi
 import { deliveryTaskQueue } from '../activities/engine-context';
 import type { RecordRetryPolicy } from '../activities/record-retries';
 import type { EbbConfig } from '../config/schema';
+import { activityScopeInterceptor } from '../observability/activity-scope';
+import { measureDestinationRequests } from '../observability/http-metrics';
+import { watchStaleness } from '../observability/metrics';
+import { logRunEvents } from '../observability/run-logs';
+import { observeRunMetrics } from '../observability/run-metrics';
 import { deliveryShape, type DestinationLimits } from '../connectors/destinations/destination';
 import { claimDeployment, stateStoreName } from '../state/deployment-claim';
 import type { StateStore } from '../state/state-store';
@@ -74,7 +79,10 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
   const workflowSource = input.workflowBundle
     ? { workflowBundle: input.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
-  const common = { connection: input.connection, namespace: input.namespace ?? 'default' };
+  // Every activity runs in a scope naming its sync, run and batch, for the metrics and logs (observability/).
+  measureDestinationRequests(input.config);
+  const interceptors = { activity: [activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents])] };
+  const common = { connection: input.connection, namespace: input.namespace ?? 'default', interceptors };
 
   const selection = input.queues ?? ALL_QUEUES;
   const selected = (name: string) => selection.destinations === 'all' || selection.destinations.includes(name);
@@ -99,7 +107,9 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
       }),
     );
   }
+  const unwatch = watchStaleness(input.store, input.config);
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    unwatch();
     await pool.closeAll();
   });
   return {

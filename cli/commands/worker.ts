@@ -10,7 +10,8 @@ import { connectClient, connectNative, loadCliContext, openStore } from '../cli-
 import { warnAboutLocalAddresses } from '../local-address-warnings';
 import { ExitError } from '../exit-error';
 import { say } from '../output';
-import { quietTemporalLogs } from '../runtime-logging';
+import { startMetricsServer } from '../../observability/metrics-server';
+import { installWorkerRuntime } from '../../observability/runtime';
 
 export interface WorkerOptions {
   config?: string;
@@ -19,8 +20,17 @@ export interface WorkerOptions {
 }
 
 export async function workerCommand(options: WorkerOptions): Promise<void> {
-  quietTemporalLogs();
   const ctx = loadCliContext(options.config);
+  // Off unless asked for: a port opened by surprise is a port someone has to secure.
+  const metricsAddress = process.env.EBB_METRICS_ADDRESS || ctx.config.observability?.metrics?.address;
+  const runtime = await installWorkerRuntime({ metrics: Boolean(metricsAddress) });
+  const metrics = metricsAddress
+    ? await startMetricsServer({
+        address: metricsAddress,
+        temporalMetricsUrl: runtime.temporalMetricsUrl,
+        setting: process.env.EBB_METRICS_ADDRESS ? 'EBB_METRICS_ADDRESS' : 'observability.metrics.address',
+      })
+    : null;
   warnAboutLocalAddresses(ctx.config);
   const selection = options.queues ? selectQueues(ctx.config, options.queues) : ALL_QUEUES;
   for (const name of unusedDestinations(ctx.config, selection))
@@ -38,6 +48,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     throw err;
   });
   const closeAll = async () => {
+    await metrics?.close();
     await connection.close();
     await close();
     await store.close();
@@ -62,6 +73,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
   const reconciled = selection.engine ? await reconcileSyncs(client, ctx.config, ctx.names) : null;
   const schedules = reconciled?.schedules ?? [];
   if (ctx.names.deployment) say(`deployment ${ctx.names.deployment}`);
+  if (metrics) say(`metrics at ${metrics.url}`);
   for (const q of workers.queues) {
     say(`worker on ${q.taskQueue}${q.limits ? ` (${describeLimits(q.limits)})` : ''}`);
   }
