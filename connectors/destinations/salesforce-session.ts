@@ -147,6 +147,28 @@ export class SalesforceSession {
     }
   }
 
+  /**
+   * Runs `call` with the authorised jsforce Connection, for the APIs jsforce drives itself (Bulk API
+   * 2.0 through `BulkV2`): counted as one request, renewed on INVALID_SESSION_ID and classified like
+   * request(). jsforce's error carries Salesforce's errorCode but not the status, so the status is
+   * inferred from the code (salesforceApiErrorOf).
+   */
+  async withConnection<T>(call: (conn: Connection) => Promise<T>): Promise<T> {
+    let session = this.connection();
+    for (let renewals = 0; ; renewals++) {
+      countRequest();
+      try {
+        return await call(await session);
+      } catch (raw) {
+        const err = salesforceApiErrorOf(raw);
+        const expired =
+          err instanceof SalesforceApiError && err.errorCode === 'INVALID_SESSION_ID' && 'clientId' in this.config.auth;
+        if (!expired || renewals >= maxRenewalsPerRequest) throw this.classify(err);
+        session = this.renew(session);
+      }
+    }
+  }
+
   private connection(): Promise<Connection> {
     if (!this.connecting) {
       const connecting = this.authorize();
@@ -266,6 +288,26 @@ export class SalesforceSession {
     }
     return err;
   }
+}
+
+/**
+ * A jsforce HttpApiError as a SalesforceApiError. jsforce keeps `errorCode` (ERROR_HTTP_<status>
+ * for bodies it cannot read); its refresh of a session without a refresh token (client
+ * credentials, JWT) fails with a plain Error, which means the session expired.
+ */
+function salesforceApiErrorOf(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof SalesforceApiError) return err;
+  if (err.message === 'No refresh token found in the connection')
+    return new SalesforceApiError(401, 'INVALID_SESSION_ID', 'Session expired or invalid', undefined);
+  const errorCode = (err as { errorCode?: unknown }).errorCode;
+  if (typeof errorCode !== 'string') return err;
+  const fromText = /^ERROR_HTTP_(\d{3})$/.exec(errorCode)?.[1];
+  const status = fromText
+    ? Number(fromText)
+    : ({ INVALID_SESSION_ID: 401, REQUEST_LIMIT_EXCEEDED: 403, NOT_FOUND: 404, SERVER_UNAVAILABLE: 503 } as Record<string, number>)[
+        errorCode
+      ] ?? 400;
+  return new SalesforceApiError(status, errorCode, err.message, undefined);
 }
 
 function isNetworkError(err: unknown): boolean {

@@ -36,7 +36,9 @@
  *
  * The same inspection is available over HTTP for other processes: GET /__sandbox/records/{T},
  * GET /__sandbox/stats, GET /__sandbox/upsert-attempts/{T}, POST /__sandbox/faults (body:
- * SalesforceSandboxFaults), POST /__sandbox/reset.
+ * SalesforceSandboxFaults), POST /__sandbox/reset, GET /__sandbox/bulk-jobs (the Bulk API 2.0 job log).
+ *
+ * Bulk API 2.0 ingest jobs (`/jobs/ingest`) are served by salesforce-bulk-ingest.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -47,6 +49,7 @@ import { SalesforceOrg, SalesforceRequestError, type SalesforceRecord } from './
 import { runSoql } from './salesforce-soql';
 import { salesforceId } from './salesforce-record-ids';
 import { mulberry32 } from '../seeded-random';
+import { BulkIngest, type BulkIngestOptions, type BulkJobLogEntry } from './salesforce-bulk-ingest';
 
 /**
  * Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s,
@@ -130,6 +133,8 @@ export interface SalesforceSandboxOptions {
   /** JSON file the records are kept in, so a restarted sandbox keeps them. */
   file?: string;
   faults?: SalesforceSandboxFaults;
+  /** Bulk API 2.0 processing delay and limits. */
+  bulk?: BulkIngestOptions;
 }
 
 export interface SalesforceSandboxStats {
@@ -179,6 +184,10 @@ export interface SalesforceSandbox {
   /** How many times each external id value of `type` reached the save of a collections upsert. */
   upsertAttempts(type: string): Record<string, number>;
   injectFaults(faults: SalesforceSandboxFaults): void;
+  /** Every Bulk API 2.0 ingest job so far, with the states it went through (the sandbox's job log). */
+  bulkJobs(): BulkJobLogEntry[];
+  /** Changes the Bulk API 2.0 processing delay or limits from now on. */
+  configureBulk(options: BulkIngestOptions): void;
   /** Deletes every record, zeroes stats, attempts and API usage, clears faults, and accepts the static token again. */
   reset(): void;
   close(): Promise<void>;
@@ -230,6 +239,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const clientSecret = options.clientSecret ?? 'ebb-sandbox-client-secret';
   const staticToken = options.accessToken ?? `${orgId.slice(0, 15)}!ebb-sandbox-static-token`;
   const org = new SalesforceOrg(options.objects ?? defaultObjects, options.file);
+  const bulk = new BulkIngest(org, options.bulk);
   const tokens = new Set<string>([staticToken]);
   let stats = emptyStats();
   let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions' | 'lockErrors' | 'probabilities' | 'seed'>> = {
@@ -329,6 +339,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     const attemptsMatch = /^\/__sandbox\/upsert-attempts\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && attemptsMatch?.[1])
       return reply(200, sandbox.upsertAttempts(decodeURIComponent(attemptsMatch[1])));
+    if (req.method === 'GET' && path === '/__sandbox/bulk-jobs') return reply(200, bulk.log());
     if (req.method === 'GET' && path === '/__sandbox/stats')
       return reply(200, { ...stats, apiUsed: faults.apiUsed, dailyApiLimit: faults.dailyApiLimit });
     if (req.method === 'POST' && path === '/__sandbox/faults') {
@@ -430,6 +441,20 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
         DailyBulkV2QueryJobs: { Max: 10000, Remaining: 10000 },
         DailyBulkApiBatches: { Max: 15000, Remaining: 15000 },
       });
+    }
+    const bulkMatch = /^\/jobs\/ingest(\/.*)?$/.exec(rest);
+    if (bulkMatch) {
+      const answer = bulk.handle(req.method ?? 'GET', bulkMatch[1] ?? '', body, versionString);
+      if (answer.json !== undefined || answer.status >= 400) return send(res, answer.status, answer.json ?? []);
+      // Results are CSV; an upload answers 201 and a delete 204, both without a body.
+      const text = answer.csv ?? '';
+      res.writeHead(answer.status, {
+        ...(answer.csv === undefined ? {} : { 'Content-Type': 'text/csv' }),
+        'Sforce-Limit-Info': `api-usage=${faults.apiUsed}/${faults.dailyApiLimit}`,
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
     }
     const upsertMatch = /^\/composite\/sobjects\/([^/]+)\/([^/]+)\/?$/.exec(rest);
     if (req.method === 'PATCH' && upsertMatch?.[1] && upsertMatch[2]) {
@@ -583,8 +608,11 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     stats: () => ({ ...stats }),
     upsertAttempts: (type) => Object.fromEntries(upsertAttempts.get(type.toLowerCase()) ?? []),
     injectFaults: applyFaults,
+    bulkJobs: () => bulk.log(),
+    configureBulk: (next) => bulk.configure(next),
     reset: () => {
       org.reset();
+      bulk.reset();
       stats = emptyStats();
       lockFaults = null;
       lockedAttempts = new Map();
@@ -605,6 +633,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        bulk.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
