@@ -1,6 +1,7 @@
 /**
  * What every activity needs, built once per worker process by `workers/` and handed to
- * `createActivities`. Destinations are created lazily per sync and checked once per process.
+ * `createActivities`. Destinations are created lazily per sync and checked once per process; the
+ * syncs of one destination connection share a ConnectionScope (one session, one describe per object).
  */
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -8,6 +9,7 @@ import pLimit, { type Limit } from 'p-limit';
 import type { EbbConfig } from '../config/schema';
 import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { Destination } from '../connectors/destinations/destination';
+import { ConnectionScope } from '../connectors/destinations/connection-scope';
 import type { StateStore } from '../state/state-store';
 import type { RecordRetryPolicy } from './record-retries';
 import { TemporalNames } from '../workflows/temporal-names';
@@ -39,6 +41,8 @@ export function deliveryTaskQueue(taskQueue: string, destinationName: string): s
 export class DestinationPool {
   private readonly destinations = new Map<string, { destination: Destination; checked: Promise<void> | null }>();
   private readonly limiters = new Map<string, Limit>();
+  /** One per destination connection: its syncs share a session and metadata (connection-scope.ts). */
+  private readonly scopes = new Map<string, ConnectionScope>();
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -51,9 +55,14 @@ export class DestinationPool {
     let entry = this.destinations.get(syncId);
     if (!entry) {
       const resolved = this.resolve(syncId);
+      const name = resolved.destination.name;
+      let scope = this.scopes.get(name);
+      if (!scope) this.scopes.set(name, (scope = new ConnectionScope(name)));
       const destination = resolved.connector.create({
         connection: resolved.destination.connection,
         sync: resolved.sync,
+        scope,
+        baseDir: this.ctx.baseDir,
       });
       entry = { destination, checked: null };
       this.destinations.set(syncId, entry);
@@ -86,6 +95,7 @@ export class DestinationPool {
   async closeAll(): Promise<void> {
     for (const { destination } of this.destinations.values()) await destination.close();
     this.destinations.clear();
+    this.scopes.clear();
   }
 }
 

@@ -248,12 +248,14 @@ describe('Salesforce destination', () => {
     expect((error as Error).message).toContain("mapping.mrr: field 'CreatedDate' of Account is read-only");
   });
 
-  test('an external id field that is not an External ID fails check() listing the ones that are', async () => {
-    const error = await destination({ externalId: { from: 'account_id', to: 'Name' } })
+  test('an external id field that is neither External ID nor idLookup fails check() listing the ones that are', async () => {
+    const error = await destination({ externalId: { from: 'account_id', to: 'Website' } })
       .check()
       .catch((err: unknown) => err);
-    expect((error as Error).message).toContain("externalId.to: field 'Name' of Account is not an External ID field");
-    expect((error as Error).message).toContain('External ID fields: External_Id__c');
+    expect((error as Error).message).toContain(
+      "externalId.to: field 'Website' of Account is neither an External ID nor an idLookup field",
+    );
+    expect((error as Error).message).toContain('Fields it can key records by: Id, Name, External_Id__c');
   });
 
   test('bad client secret fails check() as fatal', async () => {

@@ -18,6 +18,7 @@
  *     destination lists in `transientRecordErrors`; the engine re-sends it a few times first.
  */
 import type { z } from 'zod';
+import type { ConnectionScope } from './connection-scope';
 
 export type Row = Record<string, unknown>;
 
@@ -200,6 +201,13 @@ export interface CreateDestinationInput<C, S> {
   connection: C;
   /** Validated sync config (ebb.yaml `syncs.<id>`), including the connector's own options. */
   sync: S & { id: string; primaryKey: string };
+  /**
+   * Shared by every destination of this connection in the process (connection-scope.ts): keep
+   * sessions and metadata there rather than per sync. Absent, the destination keeps its own.
+   */
+  scope?: ConnectionScope;
+  /** Directory of ebb.yaml: relative file paths in the connection (a key file) are relative to it. */
+  baseDir?: string;
 }
 
 /** One destination type: its config schemas and its factory. */
@@ -244,7 +252,14 @@ export class TransientDestinationError extends DestinationError {
 }
 
 /** Trouble no retry can fix (bad credentials, unknown object or field): the run fails with this message. */
-export class FatalDestinationError extends DestinationError {}
+export class FatalDestinationError extends DestinationError {
+  /** Each config mistake behind it, at its path relative to the sync (`mapping.name`), for `ebb validate --online`. */
+  readonly problems: ReadonlyArray<{ path: string[]; message: string }>;
+  constructor(message: string, options?: { cause?: unknown; problems?: ReadonlyArray<{ path: string[]; message: string }> }) {
+    super(message, options);
+    this.problems = options?.problems ?? [];
+  }
+}
 
 /** A single row that cannot be turned into a record (e.g. a template that fails on its values). */
 export class RecordPreparationError extends DestinationError {

@@ -40,6 +40,10 @@ import { isDecimalText, JsonNumberLiteral } from './json-number-literal';
 import { closestNames } from './salesforce-name-suggestions';
 import { findByExternalId, holdsPayload, payloadDifferences } from './salesforce-record-lookup';
 import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
+import { isJwtBearer, jwtKeyProblem, salesforceAuthSchema } from './salesforce-auth';
+import type { ConnectionScope } from './connection-scope';
+import { SalesforceDescribes, type SObjectDescribe } from './salesforce-describe';
+import { checkMapping, isNumericField, parseTarget, valueFor, type MappingCheck } from './salesforce-mapping-checks';
 
 /** sObject Collections accept at most 200 records or ids per request. */
 const collectionLimit = 200;
@@ -68,16 +72,6 @@ export function salesforceLimits(
   };
 }
 
-const authSchema = z.union(
-  [
-    z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
-    z.object({ accessToken: z.string().min(1) }).strict(),
-  ],
-  {
-    error: 'auth must be { clientId, clientSecret } (client credentials flow of a connected app) or { accessToken }',
-  },
-);
-
 export const salesforceConnectionSchema = z
   .object({
     type: z.literal('salesforce'),
@@ -89,7 +83,7 @@ export const salesforceConnectionSchema = z
       // sObject Collections upsert exists from API 46.0.
       .refine((v) => Number(v) >= 46, { message: 'apiVersion must be 46.0 or later (sObject Collections upsert)' })
       .default('60.0'),
-    auth: authSchema,
+    auth: salesforceAuthSchema,
     limits: z
       .object({
         batchSize: z
@@ -117,7 +111,16 @@ export const salesforceConnectionSchema = z
         message: 'instanceUrl is required with accessToken auth (your org URL, e.g. https://acme.my.salesforce.com)',
       });
     }
-    if ('clientId' in config.auth && !config.loginUrl && !config.instanceUrl) {
+    const keyProblem = jwtKeyProblem(config.auth);
+    if (keyProblem) ctx.addIssue({ code: 'custom', ...keyProblem });
+    if (isJwtBearer(config.auth) && !config.loginUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loginUrl'],
+        message:
+          'loginUrl is required with JWT bearer auth: https://login.salesforce.com, https://test.salesforce.com for a sandbox org, or your My Domain URL',
+      });
+    } else if ('clientId' in config.auth && !config.loginUrl && !config.instanceUrl) {
       ctx.addIssue({
         code: 'custom',
         path: ['loginUrl'],
@@ -136,7 +139,12 @@ export const salesforceSyncOptionsSchema = z
       from: z.string().min(1, { message: 'externalId.from must name a model column' }),
       to: z.string().min(1, { message: 'externalId.to must name an External ID field, e.g. External_Id__c' }),
     }),
-    mapping: z.record(z.string(), z.string().min(1)),
+    mapping: z
+      .record(z.string(), z.string().min(1))
+      .describe(
+        'Model column -> Salesforce field of the object (health: Health_Score__c), or -> a relationship and the ' +
+          "parent's External ID field to look the parent up by (account_id: Account.External_Id__c)",
+      ),
   })
   .loose();
 
@@ -150,14 +158,6 @@ export interface SalesforceDestination extends Destination {
   apiUsage(): ApiUsage | null;
 }
 
-interface DescribeField {
-  name: string;
-  type: string;
-  externalId?: boolean;
-  createable?: boolean;
-  updateable?: boolean;
-}
-
 interface SaveResult {
   id: string | null;
   success: boolean;
@@ -167,11 +167,6 @@ interface SaveResult {
 
 /** Errors on a collections request caused by one record's value: isolating the record lets the rest land. */
 const recordValueErrors = new Set(['JSON_PARSER_ERROR', 'INVALID_TYPE_ON_FIELD_IN_RECORD']);
-
-/** How sources write the doubles JSON has no literal for (see connectors/sources/source.ts). */
-const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
-
-const numericFieldTypes = new Set(['int', 'double', 'currency', 'percent', 'long']);
 
 /**
  * Per-record codes that mean "try again shortly": another transaction holds the row (or its parent
@@ -187,12 +182,38 @@ const transientRecordErrors: ReadonlySet<string> = new Set([
 /** A delete of a record that is already gone has reached its goal. */
 const alreadyDeletedErrors = new Set(['ENTITY_IS_DELETED', 'NOT_FOUND', 'INVALID_CROSS_REFERENCE_KEY']);
 
+/**
+ * The session and describe results a destination uses: the connection scope's when the engine
+ * gives one (every sync of the connection in this process shares one login and one describe per
+ * object), otherwise the destination's own.
+ */
+function connectionState(
+  connection: SalesforceConnection,
+  syncId: string,
+  scope: ConnectionScope | undefined,
+  baseDir: string | undefined,
+): { session: SalesforceSession; describes: SalesforceDescribes } {
+  const create = (subject: string) => {
+    const session = new SalesforceSession({ ...connection, baseDir }, subject);
+    return { session, describes: new SalesforceDescribes(session) };
+  };
+  return scope ? scope.shared('salesforce', () => create(scope.subject)) : create(`sync ${syncId}`);
+}
+
 export function createSalesforceDestination(
   connection: SalesforceConnection,
   sync: SalesforceSyncOptions & { id: string; primaryKey: string },
+  options: { scope?: ConnectionScope | undefined; baseDir?: string | undefined } = {},
 ): SalesforceDestination {
   const mode = modeOf(sync);
-  const session = new SalesforceSession(connection, sync.id);
+  const { session, describes } = connectionState(connection, sync.id, options.scope, options.baseDir);
+  const targets = Object.entries(sync.mapping).map(([column, target]) => ({ column, target: parseTarget(target) }));
+  /** Payload keys that hold a lookup (`Account`), which no query can select and verify cannot compare. */
+  const lookupKeys = new Set(
+    targets.flatMap(({ target: t }) => (t.kind === 'lookup' ? [t.relationship, t.idField] : [])),
+  );
+  const comparable = (payload: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(payload).filter(([name]) => !lookupKeys.has(name)));
   const objectPath = encodeURIComponent(sync.object);
   const upsertPath = `/composite/sobjects/${objectPath}/${encodeURIComponent(sync.externalId.to)}`;
 
@@ -246,6 +267,8 @@ export function createSalesforceDestination(
     return toOutcomes(chunk, results, false);
   };
 
+  /** Describe of each directly mapped field (from check()), for value checks in prepare. */
+  let describedFields: MappingCheck['fields'] = new Map();
   /** Mapped fields Salesforce stores as numbers (from describe, in check()): exact decimals go as number literals. */
   let numericFields = new Set<string>();
 
@@ -326,11 +349,11 @@ export function createSalesforceDestination(
     const existing = await lookUp(
       duplicates.map((r) => r.key),
       ctx,
-      Object.keys(duplicates[0]?.payload ?? {}),
+      Object.keys(comparable(duplicates[0]?.payload ?? {})),
     );
     return chunk.map((record, i): RecordOutcome => {
       const found = existing.get(record.key);
-      return duplicates.includes(record) && found && holdsPayload(found, record.payload)
+      return duplicates.includes(record) && found && holdsPayload(found, comparable(record.payload))
         ? { key: record.key, status: 'succeeded', destinationId: found.Id, created: true }
         : (outcomes[i] as RecordOutcome);
     });
@@ -391,9 +414,9 @@ export function createSalesforceDestination(
     },
 
     async check() {
-      let fields: DescribeField[];
+      let object: SObjectDescribe;
       try {
-        ({ fields } = await session.request<{ fields: DescribeField[] }>('GET', `/sobjects/${objectPath}/describe`));
+        object = await describes.describe(sync.object);
       } catch (err) {
         if (err instanceof SalesforceApiError && err.errorCode === 'NOT_FOUND') {
           // Suggestions are a courtesy: if listing objects fails too, report the missing object without them.
@@ -412,48 +435,28 @@ export function createSalesforceDestination(
         }
         throw interpretRequestError(err);
       }
-      const byName = new Map(fields.map((f) => [f.name.toLowerCase(), f]));
-      const names = fields.map((f) => f.name);
-      const problems: string[] = [];
-      const extField = byName.get(sync.externalId.to.toLowerCase());
-      if (!extField) {
-        problems.push(
-          `externalId.to: field '${sync.externalId.to}' does not exist on ${sync.object}.${didYouMean(closestNames(sync.externalId.to, names))}`,
-        );
-      } else if (!extField.externalId && extField.type !== 'id') {
-        const externalIds = fields.filter((f) => f.externalId).map((f) => f.name);
-        problems.push(
-          `externalId.to: field '${extField.name}' of ${sync.object} is not an External ID field, so Salesforce cannot upsert by it. ` +
-            (externalIds.length > 0
-              ? `External ID fields: ${externalIds.join(', ')}.`
-              : `Mark a unique field of ${sync.object} as External ID in Setup.`),
-        );
-      } else if (extField.type === 'id' && mode === 'insert') {
-        problems.push(
-          `externalId.to: mode insert cannot key records by '${extField.name}', because Salesforce assigns the Id of a new record. Key them by an External ID field, or use mode update`,
-        );
+      let checked: MappingCheck;
+      try {
+        checked = await checkMapping({
+          object,
+          mode,
+          externalId: sync.externalId,
+          mapping: sync.mapping,
+          describe: (name) => describes.describe(name),
+        });
+      } catch (err) {
+        throw interpretRequestError(err);
       }
-      for (const [column, fieldName] of Object.entries(sync.mapping)) {
-        const field = byName.get(fieldName.toLowerCase());
-        if (!field) {
-          problems.push(
-            `mapping.${column}: field '${fieldName}' does not exist on ${sync.object}.${didYouMean(closestNames(fieldName, names))}`,
-          );
-        } else if (!field.createable && !field.updateable) {
-          problems.push(
-            `mapping.${column}: field '${field.name}' of ${sync.object} is read-only; map the column to a writable field or remove it`,
-          );
-        }
-      }
-      numericFields = new Set(
-        Object.values(sync.mapping).flatMap((name) => {
-          const field = byName.get(name.toLowerCase());
-          return field && numericFieldTypes.has(field.type) ? [name] : [];
-        }),
-      );
-      if (problems.length > 0) {
-        throw fatal(
-          `The Salesforce fields of sync ${sync.id} do not match ${sync.object}:\n  - ${problems.join('\n  - ')}`,
+      describedFields = checked.fields;
+      numericFields = new Set([...checked.fields].flatMap(([name, field]) => (isNumericField(field) ? [name] : [])));
+      if (checked.problems.length > 0) {
+        // The org may be fixed before the next check (a field created, a flag set): describe it afresh then.
+        describes.forget(sync.object);
+        for (const { target } of targets) if (target.kind === 'lookup') describes.forget(target.relationship);
+        const lines = checked.problems.map((p) => `${p.path.join('.')}: ${p.message}`);
+        throw new FatalDestinationError(
+          `The Salesforce fields of sync ${sync.id} do not match ${sync.object}:\n  - ${lines.join('\n  - ')}`,
+          { problems: checked.problems },
         );
       }
     },
@@ -468,16 +471,17 @@ export function createSalesforceDestination(
       }
       const key = String(rawKey);
       const payload: Record<string, unknown> = { [sync.externalId.to]: key };
-      for (const [column, field] of Object.entries(sync.mapping)) {
+      for (const { column, target } of targets) {
         // null is sent as null on purpose: Salesforce clears the field, matching the model.
         const value = toJsonValue(row[column]);
-        if (numericFields.has(field) && typeof value === 'string' && NON_FINITE.has(value)) {
-          throw new RecordPreparationError(
-            `Column '${column}' holds ${value}, which the Salesforce number field ${field} cannot store; make the model return null or a number there`,
-            'NOT_A_FINITE_NUMBER',
-          );
+        if (target.kind === 'lookup') {
+          // A parent found by its external id, as Salesforce's upsert takes it; no key clears the reference.
+          if (value === null || value === '') payload[target.idField] = null;
+          else payload[target.relationship] = { [target.field]: String(value) };
+          continue;
         }
-        payload[field] = value;
+        const field = describedFields.get(target.field);
+        payload[target.field] = field ? valueFor({ column, field, object: sync.object, value }) : value;
       }
       return { key, payload };
     },
@@ -505,7 +509,7 @@ export function createSalesforceDestination(
     async readBack(records: RecordToReadBack[]): Promise<ReadBackResult[]> {
       // By external id rather than by the recorded Id: every mode keys records by it, and a record
       // deleted and re-created by hand under the same external id still holds what ebb last sent.
-      const fields = [...new Set(records.flatMap((r) => Object.keys(r.payload)))];
+      const fields = [...new Set(records.flatMap((r) => Object.keys(comparable(r.payload))))];
       const found = await lookUp(
         records.map((r) => r.key),
         { syncId: sync.id, attempt: 1, heartbeat: () => undefined },
@@ -514,7 +518,7 @@ export function createSalesforceDestination(
       return records.map((record): ReadBackResult => {
         const stored = found.get(record.key);
         if (!stored) return { key: record.key, status: 'missing' };
-        const drift = payloadDifferences(stored, record.payload);
+        const drift = payloadDifferences(stored, comparable(record.payload));
         return drift.length === 0
           ? { key: record.key, status: 'matches' }
           : { key: record.key, status: 'changed', fields: drift };
@@ -572,7 +576,7 @@ export const salesforceConnector: DestinationConnector<SalesforceConnection, Sal
     return problems;
   },
 
-  create: ({ connection, sync }) => createSalesforceDestination(connection, sync),
+  create: ({ connection, sync, scope, baseDir }) => createSalesforceDestination(connection, sync, { scope, baseDir }),
 };
 
 /**

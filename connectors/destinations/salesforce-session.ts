@@ -1,6 +1,6 @@
 /**
- * One authorised Salesforce REST session, built on jsforce: authorises (client credentials or a
- * given access token), sends REST requests, keeps the API usage reported by `Sforce-Limit-Info`,
+ * One authorised Salesforce REST session, built on jsforce: authorises (salesforce-auth.ts: client
+ * credentials, JWT bearer or a given access token), sends REST requests, keeps the API usage reported by `Sforce-Limit-Info`,
  * and turns failures into ebb's destination errors.
  *
  * Requests go through jsforce's HttpApi rather than `conn.request` so that the status and headers
@@ -11,12 +11,15 @@ import { stringifyExact } from './json-number-literal';
 import { countRequest } from './request-counter';
 import type { Connection, Schema } from 'jsforce';
 import { FatalDestinationError, TransientDestinationError } from './destination';
+import { openSalesforceConnection, type SalesforceAuth } from './salesforce-auth';
 
 export interface SalesforceSessionConfig {
   loginUrl?: string | undefined;
   instanceUrl?: string | undefined;
   apiVersion: string;
-  auth: { clientId: string; clientSecret: string } | { accessToken: string };
+  auth: SalesforceAuth;
+  /** Directory a relative `auth.privateKeyFile` is read from (the directory of ebb.yaml). */
+  baseDir?: string | undefined;
 }
 
 export interface ApiUsage {
@@ -41,12 +44,10 @@ export class SalesforceApiError extends Error {
  * jsforce takes a quarter of a second to load: it is loaded when a session first connects, not by
  * every command that reads ebb.yaml (`ebb status` has no use for it).
  */
-type Jsforce = typeof import('jsforce');
 type HttpApiModule = typeof import('jsforce/lib/http-api');
 type HttpApi = InstanceType<HttpApiModule['HttpApi']>;
 type HttpApiOptions = { retry: { maxRetries: number }; timeout: number };
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy vendor loading, see above */
-const jsforce = (): Jsforce => require('jsforce') as Jsforce;
 const jsforceHttpApi = (): HttpApiModule => require('jsforce/lib/http-api') as HttpApiModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -70,18 +71,6 @@ const requestTimeoutMs = 120_000;
 /** Session renewals one request may trigger before an INVALID_SESSION_ID is reported (see request()). */
 const maxRenewalsPerRequest = 2;
 
-/** OAuth error codes that mean the configuration is wrong, not that the service is struggling. */
-const credentialErrors = new Set([
-  'invalid_client_id',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_request',
-  'inactive_user',
-  'inactive_org',
-]);
-
 /** Network failure codes from node-fetch and node's sockets: the request may not have reached Salesforce. */
 const networkErrorCodes = new Set([
   'ECONNRESET',
@@ -99,10 +88,13 @@ export class SalesforceSession {
   private connecting: Promise<Connection> | null = null;
   private usage: ApiUsage | null = null;
 
-  /** @param syncId names the sync in error messages, so a person knows which config to fix. */
+  /**
+   * @param subject names the config at fault in error messages ("sync accounts-to-sf", or
+   * "destination 'salesforce'" for a session its syncs share), so a person knows what to fix.
+   */
   constructor(
     private readonly config: SalesforceSessionConfig,
-    private readonly syncId: string,
+    private readonly subject: string,
   ) {}
 
   /** Daily API usage from the latest response, or null before the first response. */
@@ -193,46 +185,8 @@ export class SalesforceSession {
     return this.connection();
   }
 
-  private async authorize(): Promise<Connection> {
-    const { auth, apiVersion: version } = this.config;
-    if ('accessToken' in auth) {
-      return new (jsforce().Connection)({
-        instanceUrl: this.config.instanceUrl,
-        accessToken: auth.accessToken,
-        version,
-      });
-    }
-    const loginUrl = this.config.loginUrl ?? this.config.instanceUrl;
-    const conn = new (jsforce().Connection)({
-      oauth2: { loginUrl, clientId: auth.clientId, clientSecret: auth.clientSecret },
-      version,
-    });
-    try {
-      countRequest();
-      await conn.authorize({ grant_type: 'client_credentials' });
-    } catch (err) {
-      const name = err instanceof Error ? err.name : '';
-      const detail = err instanceof Error ? err.message : String(err);
-      if (credentialErrors.has(name)) {
-        const domainHint = /not supported on this domain/i.test(detail)
-          ? ' The client credentials flow only works on your My Domain URL (https://<domain>.my.salesforce.com): set loginUrl to it.'
-          : '';
-        throw new FatalDestinationError(
-          `Salesforce refused the client credentials of sync ${this.syncId} at ${loginUrl} (${name}: ${detail}). ` +
-            `Fix auth.clientId / auth.clientSecret of its Salesforce destination (the connected app's consumer key and secret) ` +
-            `and check that the connected app enables the client credentials flow with a run-as user.${domainHint}`,
-          { cause: err },
-        );
-      }
-      // Anything else (5xx, throttling, a dropped connection) is the token endpoint having trouble.
-      throw new TransientDestinationError(
-        `Could not obtain a Salesforce session from ${loginUrl}: ${detail || name || 'no response'}`,
-        {
-          cause: err,
-        },
-      );
-    }
-    return conn;
+  private authorize(): Promise<Connection> {
+    return openSalesforceConnection(this.config, this.subject);
   }
 
   private async send<T>(conn: Connection, method: string, path: string, body: unknown): Promise<T> {
@@ -275,8 +229,8 @@ export class SalesforceSession {
       if (err.errorCode === 'INVALID_SESSION_ID') {
         return new FatalDestinationError(
           'accessToken' in this.config.auth
-            ? `Salesforce rejected the access token of sync ${this.syncId} (INVALID_SESSION_ID: ${err.message}). Replace auth.accessToken of its Salesforce destination with a valid token for ${this.config.instanceUrl}, or use auth.clientId/clientSecret so ebb can renew sessions itself.`
-            : `Salesforce rejected ${maxRenewalsPerRequest} freshly issued sessions of sync ${this.syncId} in a row (INVALID_SESSION_ID: ${err.message}). Check that the connected app's run-as user has API access.`,
+            ? `Salesforce rejected the access token of ${this.subject} (INVALID_SESSION_ID: ${err.message}). Replace auth.accessToken of its Salesforce destination with a valid token for ${this.config.instanceUrl}, or use client credentials or JWT bearer auth so ebb can renew sessions itself.`
+            : `Salesforce rejected ${maxRenewalsPerRequest} freshly issued sessions of ${this.subject} in a row (INVALID_SESSION_ID: ${err.message}). Check that the connected app's run-as user has API access.`,
           { cause: err },
         );
       }

@@ -42,6 +42,8 @@ export interface SalesforceFieldDefinition {
   /** Restricted picklists reject values outside `picklistValues`. */
   restrictedPicklist?: boolean;
   referenceTo?: string[];
+  /** For reference fields: the name lookups use (Account for AccountId, Parent__r for Parent__c). */
+  relationshipName?: string;
 }
 
 export interface SalesforceObjectDefinition {
@@ -240,8 +242,16 @@ function describeField(field: SalesforceFieldDefinition): Record<string, unknown
       value,
     })),
     referenceTo: field.referenceTo ?? [],
-    relationshipName: field.type === 'reference' ? field.name.replace(/Id$/, '') : null,
+    relationshipName: field.type === 'reference' ? relationshipNameOf(field) : null,
   };
+}
+
+/** Salesforce's naming: a custom Parent__c is reached as Parent__r, a standard AccountId as Account. */
+export function relationshipNameOf(field: SalesforceFieldDefinition): string {
+  return (
+    field.relationshipName ??
+    (/__c$/i.test(field.name) ? field.name.replace(/__c$/i, '__r') : field.name.replace(/Id$/, ''))
+  );
 }
 
 function soapType(type: SalesforceFieldType): string {

@@ -5,7 +5,12 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isLosslessNumber } from 'lossless-json';
-import { isTextType, type SalesforceFieldDefinition, type SalesforceObjectDefinition } from './salesforce-objects';
+import {
+  isTextType,
+  relationshipNameOf,
+  type SalesforceFieldDefinition,
+  type SalesforceObjectDefinition,
+} from './salesforce-objects';
 import { caseSafeSuffix, isWellFormedId, salesforceId } from './salesforce-record-ids';
 
 export type SalesforceRecord = Record<string, unknown> & { Id: string };
@@ -38,6 +43,14 @@ export class SalesforceRequestError extends Error {
   body(): Array<Record<string, unknown>> {
     return [{ message: this.message, errorCode: this.errorCode, ...(this.fields ? { fields: this.fields } : {}) }];
   }
+}
+
+/**
+ * A parent named by external id that cannot be found: the record fails with this error (a lookup
+ * problem is the record's, not the request's), and nothing of it is written.
+ */
+class UnresolvedReference {
+  constructor(readonly error: SaveError) {}
 }
 
 /** sObject Collections accept at most this many records (or ids) per request. */
@@ -119,7 +132,7 @@ export class SalesforceOrg {
     const data = this.objects.get(type.toLowerCase());
     if (!data) throw new SalesforceRequestError(404, 'NOT_FOUND', 'The requested resource does not exist');
     const extField = data.fields.get(extIdField.toLowerCase());
-    if (!extField || !(extField.externalId || extField.type === 'id')) {
+    if (!extField || !(extField.externalId || extField.idLookup || extField.type === 'id')) {
       throw new SalesforceRequestError(
         404,
         'NOT_FOUND',
@@ -145,7 +158,7 @@ export class SalesforceOrg {
         return { errors: [saveError('DUPLICATE_VALUE', `Duplicate external id specified: ${key}`, [extField.name])] };
       }
       const existingId =
-        extField.type === 'id' ? (data.records.has(key) ? key : undefined) : data.indexes.get(extField.name)?.get(key);
+        extField.type === 'id' ? (data.records.has(key) ? key : undefined) : this.findIds(data, extField, key)[0];
       const errors = validateValues(data, input, existingId === undefined);
       rowLocks.attempted?.(key);
       // Salesforce locks a row when it saves it, after the values passed validation.
@@ -314,11 +327,86 @@ export class SalesforceOrg {
     };
   }
 
+  /** Ids of the records of `data` whose `field` holds `key`: by index for External IDs, by scan for idLookup fields. */
+  private findIds(data: ObjectData, field: SalesforceFieldDefinition, key: string): string[] {
+    const index = data.indexes.get(field.name);
+    if (index) {
+      const id = index.get(key);
+      return id === undefined ? [] : [id];
+    }
+    return [...data.records.values()]
+      .filter((r) => r[field.name] != null && String(r[field.name]) === key)
+      .map((r) => r.Id);
+  }
+
+  /**
+   * `"Account": {"External_Id__c": "acme"}` on a Contact: the parent's Id for the relationship's
+   * reference field, found by the parent's External ID (or idLookup) field, as Salesforce resolves it on save.
+   */
+  private resolveReference(reference: SalesforceFieldDefinition, nested: Record<string, unknown>): unknown {
+    const declared = (nested.attributes as { type?: unknown } | undefined)?.type;
+    const parentType = typeof declared === 'string' ? declared : (reference.referenceTo ?? [])[0];
+    const parent = parentType === undefined ? undefined : this.objects.get(parentType.toLowerCase());
+    const keys = Object.keys(nested).filter((k) => k !== 'attributes');
+    if (!parent) {
+      throw new SalesforceRequestError(400, 'INVALID_TYPE', `sObject type '${String(parentType)}' is not supported.`);
+    }
+    if (keys.length !== 1) {
+      throw new SalesforceRequestError(
+        400,
+        'INVALID_FIELD',
+        `More than 1 field provided in an external foreign key reference in entity: ${parent.definition.name}`,
+      );
+    }
+    const keyName = keys[0] as string;
+    const keyField = parent.fields.get(keyName.toLowerCase());
+    if (!keyField || !(keyField.externalId || keyField.idLookup || keyField.type === 'id')) {
+      throw new SalesforceRequestError(
+        400,
+        'INVALID_FIELD',
+        `Field name provided, ${keyName} does not match an External ID, Salesforce Id, or indexed field for ${parent.definition.name}`,
+      );
+    }
+    const raw = nested[keyName];
+    const value = isLosslessNumber(raw) ? raw.value : String(raw);
+    const ids =
+      keyField.type === 'id' ? (parent.records.has(value) ? [value] : []) : this.findIds(parent, keyField, value);
+    if (ids.length === 1) return ids[0];
+    return new UnresolvedReference(
+      ids.length === 0
+        ? saveError(
+            'INVALID_FIELD',
+            `Foreign key external ID: ${value} not found for field ${keyField.name} in entity ${parent.definition.name}`,
+            [],
+          )
+        : saveError(
+            'DUPLICATE_EXTERNAL_ID',
+            `${keyField.label ?? keyField.name}: more than one record found for external id field: [${ids.join(', ')}]`,
+            [],
+          ),
+    );
+  }
+
   private normalizeRecord(data: ObjectData, record: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(record)) {
       if (name === 'attributes') continue;
       const field = data.fields.get(name.toLowerCase());
+      const reference = field
+        ? undefined
+        : data.definition.fields.find(
+            (f) => f.type === 'reference' && relationshipNameOf(f).toLowerCase() === name.toLowerCase(),
+          );
+      if (
+        reference &&
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        !isLosslessNumber(value)
+      ) {
+        out[reference.name] = this.resolveReference(reference, value as Record<string, unknown>);
+        continue;
+      }
       if (!field) {
         throw new SalesforceRequestError(
           400,
@@ -536,6 +624,7 @@ function jsonTokenName(value: unknown): string {
 /** Per-record checks Salesforce runs after parsing: writability, required fields, lengths, picklists, emails. */
 function validateValues(data: ObjectData, input: Record<string, unknown>, isInsert: boolean): SaveError[] {
   const errors: SaveError[] = [];
+  for (const value of Object.values(input)) if (value instanceof UnresolvedReference) errors.push(value.error);
   const notWritable = Object.keys(input).filter((name) => {
     const field = data.fields.get(name.toLowerCase());
     return field && field.type !== 'id' && !(isInsert ? (field.createable ?? true) : (field.updateable ?? true));

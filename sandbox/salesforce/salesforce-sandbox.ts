@@ -1,6 +1,6 @@
 /**
  * A local Salesforce org over HTTP, faithful to the public REST API for what ebb uses: OAuth 2.0
- * client credentials, describe, SOQL queries by field value (salesforce-soql.ts), sObject
+ * client credentials and JWT bearer (salesforce-oauth.ts, with `jwt: { publicKey }`), describe, SOQL queries by field value (salesforce-soql.ts), sObject
  * Collections upsert, create, update and delete, limits, the
  * `Sforce-Limit-Info` header, the daily request budget, and injectable faults.
  *
@@ -50,6 +50,7 @@ import { runSoql } from './salesforce-soql';
 import { salesforceId } from './salesforce-record-ids';
 import { mulberry32 } from '../seeded-random';
 import { BulkIngest, type BulkIngestOptions, type BulkJobLogEntry } from './salesforce-bulk-ingest';
+import { checkJwtAssertion, type SalesforceJwtSettings } from './salesforce-oauth';
 
 /**
  * Pending faults apply to API requests (not /__sandbox/) in this order: dropped connections, 503s,
@@ -128,6 +129,8 @@ export interface SalesforceSandboxOptions {
   clientSecret?: string;
   /** A token accepted without any OAuth exchange, for `auth: { accessToken }` configs. */
   accessToken?: string;
+  /** Enables the JWT bearer grant: assertions are verified against this public key. */
+  jwt?: SalesforceJwtSettings;
   /** The org's sObjects; defaults to Account and Contact with ebb's demo custom fields. */
   objects?: SalesforceObjectDefinition[];
   /** JSON file the records are kept in, so a restarted sandbox keeps them. */
@@ -361,13 +364,20 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     const grantType = params.get('grant_type');
     const givenId = params.get('client_id') ?? basicId;
     const givenSecret = params.get('client_secret') ?? basicSecret;
-    if (grantType !== 'client_credentials') {
+    if (grantType === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && options.jwt) {
+      const checked = checkJwtAssertion(params.get('assertion'), {
+        clientId,
+        audiences: [baseUrl],
+        settings: options.jwt,
+      });
+      if ('error' in checked) return send(res, 400, checked);
+    } else if (grantType !== 'client_credentials') {
       return send(res, 400, { error: 'unsupported_grant_type', error_description: 'grant type not supported' });
-    }
-    if (givenId !== clientId)
+    } else if (givenId !== clientId) {
       return send(res, 400, { error: 'invalid_client_id', error_description: 'client identifier invalid' });
-    if (givenSecret !== clientSecret)
+    } else if (givenSecret !== clientSecret) {
       return send(res, 400, { error: 'invalid_client', error_description: 'invalid client credentials' });
+    }
     const accessToken = `${orgId.slice(0, 15)}!${randomBytes(48).toString('base64url')}`;
     tokens.add(accessToken);
     const issuedAt = String(Date.now());
