@@ -24,7 +24,7 @@ import {
   type DevEnvironmentFile,
 } from './dev-environment-file';
 import { say } from './output';
-import { quietTemporalLogs } from './runtime-logging';
+import { installWorkerRuntime } from '../observability/runtime';
 
 // From dist/cli as from cli/: the package's own folder, where examples/ and .ebb/ are.
 const ROOT = packageRoot();
@@ -55,7 +55,8 @@ async function portOr(preferred: number): Promise<number> {
 }
 
 export async function startDevEnvironment(options: { fresh: boolean; demoDir?: string }): Promise<DevEnvironment> {
-  quietTemporalLogs();
+  // The workers run in this process: their log lines are for the person at the terminal.
+  await installWorkerRuntime({ logging: { format: process.env.EBB_LOG_FORMAT === 'json' ? 'json' : 'pretty' } });
   const demoDir = path.resolve(options.demoDir ?? path.join(ROOT, '.ebb', 'demo'));
   if (options.fresh) fs.rmSync(demoDir, { recursive: true, force: true });
   fs.mkdirSync(demoDir, { recursive: true });

@@ -112,3 +112,39 @@ test('after a run with failures and a rate-limited retry, /metrics counts record
     expect(labelValues.has(value)).toBe(false);
   }
 });
+
+test("a run's log lines are JSON, each carries the run's workflow id, sync, run number and attempt, batches name their batch, and none holds a secret, a record key or a row value", async () => {
+  engine.sf.injectFaults({ lockErrors: { keys: REJECTED } });
+  const from = logLines.length;
+  const run = await engine.run(sync);
+  expect(run).toMatchObject({ failed: 3 });
+
+  const lines = logLines.slice(from);
+  const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const runLines = entries.filter((e) => e.syncId === sync && e.runNumber === run.runNumber);
+  const runWorkflowId = engine.names.run(sync, run.runNumber);
+  expect(runLines.length).toBeGreaterThan(0);
+  for (const entry of runLines) {
+    expect(entry).toMatchObject({ workflowId: runWorkflowId, attempt: expect.any(Number), time: expect.any(String) });
+  }
+  const messages = runLines.map((e) => e.msg);
+  expect(messages).toContain('run planned');
+  expect(messages).toContain('run finished');
+  const batches = runLines.filter((e) => e.msg === 'batch delivered');
+  expect(batches.length).toBeGreaterThan(0);
+  expect(new Set(batches.map((e) => e.batch)).size).toBe(batches.length);
+  expect(batches.reduce((n, e) => n + Number(e.failed), 0)).toBe(3);
+  expect(runLines.find((e) => e.msg === 'run finished')).toMatchObject({
+    status: 'succeeded_with_failures',
+    failed: 3,
+    succeeded: TOTAL - 3,
+  });
+
+  const text = lines.join('');
+  const secrets = [engine.env.SF_CLIENT_SECRET, engine.env.SLACK_BOT_TOKEN];
+  const accounts = engine.sf.records('Account');
+  const values = accounts.flatMap((a) => [a.External_Id__c, a.Name, a.Id]).map(String);
+  for (const secret of secrets) expect(text).not.toContain(String(secret));
+  for (const value of [...values, ...REJECTED]) expect(text).not.toContain(`"${value}"`);
+  for (const name of accounts.map((a) => String(a.Name))) expect(text).not.toContain(name);
+});
