@@ -46,6 +46,9 @@ export interface DeliverResult {
   failed: number;
 }
 
+/** A staged record on its way out: its per-field hashes go to the snapshot with its outcome (changed-fields.ts). */
+type StagedToDeliver = RecordToDeliver & { fieldHashes: string | null };
+
 export class DeliveryContractError extends Error {
   constructor(message: string) {
     super(message);
@@ -64,12 +67,13 @@ export async function deliverBatch(
   if (previous) return previous;
 
   const staged = await store.readBatch(syncId, runNumber, batchNumber);
-  const records: RecordToDeliver[] = staged.map((r) => ({
+  const records: StagedToDeliver[] = staged.map((r) => ({
     key: r.key,
     payload: r.payload,
     operation: r.operation,
     destinationId: r.destinationId,
     hash: r.hash,
+    fieldHashes: r.fieldHashes ?? null,
   }));
   // Everything from here on is counted, the session's token and describe requests and the usage
   // check included: they are requests this run made (the batch that made them carries them).
@@ -86,7 +90,7 @@ async function deliverRecords(
   ctx: EngineContext,
   pool: DestinationPool,
   input: DeliverInput,
-  records: RecordToDeliver[],
+  records: StagedToDeliver[],
 ): Promise<DeliverResult> {
   const { store } = ctx;
   const { syncId, runNumber, batchNumber } = input;
@@ -141,7 +145,7 @@ async function deliverRecords(
     return sent;
   };
   /** One request's worth of records: sent (with its transient record retries), then its outcomes recorded. */
-  const deliverRequest = async (part: RecordToDeliver[]): Promise<void> => {
+  const deliverRequest = async (part: StagedToDeliver[]): Promise<void> => {
     const outcomes = await deliverRetryingTransientRecords(part, send, {
       transientErrors: destination.transientRecordErrors,
       policy: ctx.recordRetries ?? defaultRecordRetryPolicy,
@@ -149,7 +153,7 @@ async function deliverRecords(
       // Cancellation-aware: a cancelled run does not sit out the backoff.
       sleep: (ms) => Context.current().sleep(ms),
     });
-    const results = outcomes.map((o, i) => toRecordResult(o, part[i] as RecordToDeliver));
+    const results = outcomes.map((o, i) => toRecordResult(o, part[i] as StagedToDeliver));
     await store.recordBatchOutcomes({ syncId, runNumber, batchNumber: null, attempt, results });
     countDeliveredRecords(syncId, results);
     for (const o of outcomes) tally[o.status === 'succeeded' ? 'succeeded' : 'failed']++;
@@ -184,7 +188,10 @@ async function deliverRecords(
   return tally;
 }
 
-function toRecordResult(o: RecordOutcome, record: RecordToDeliver): RecordResult & { hash: string | null } {
+function toRecordResult(
+  o: RecordOutcome,
+  record: StagedToDeliver,
+): RecordResult & { hash: string | null; fieldHashes: string | null } {
   return o.status === 'succeeded'
     ? {
         key: o.key,
@@ -194,6 +201,7 @@ function toRecordResult(o: RecordOutcome, record: RecordToDeliver): RecordResult
         errorCode: null,
         errorMessage: null,
         hash: record.hash,
+        fieldHashes: record.fieldHashes,
       }
     : {
         key: o.key,
@@ -203,6 +211,7 @@ function toRecordResult(o: RecordOutcome, record: RecordToDeliver): RecordResult
         errorCode: o.errorCode,
         errorMessage: o.fields?.length ? `${o.errorMessage} (fields: ${o.fields.join(', ')})` : o.errorMessage,
         hash: null,
+        fieldHashes: null,
       };
 }
 

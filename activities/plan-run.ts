@@ -15,6 +15,7 @@ import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './e
 import { buildModelQuery, filteredModelQuery } from '../connectors/sources/model-query';
 import { KEY_COLUMN, ROW_HASH_COLUMN, WarehouseDiff } from '../connectors/sources/warehouse-diff';
 import { recordHash } from './record-hash';
+import { fieldHashes, parseFieldHashes, writtenFields } from './changed-fields';
 import { DeletionGuardError, checkDeletionGuard, type DeletionGuardVerdict } from './deletion-guard';
 
 export type PlanResult = PlannedRun;
@@ -57,7 +58,10 @@ interface InvalidRecord {
 export interface PlanSample {
   key: string;
   operation: 'add' | 'change' | 'remove';
+  /** What the run would send: with changed fields only, an update's key and changed fields. */
   payload: Record<string, unknown>;
+  /** The fields it would write, besides the key the destination matches by (destinations with partial updates). */
+  fields?: string[];
 }
 
 export interface PlanOptions {
@@ -142,6 +146,9 @@ export async function planRun(
     !dryRun && (await store.hasUnrecordedDeliveries(syncId, runNumber)),
   );
   const mirror = sync.mode === 'mirror' && kind !== 'replay';
+  // Changed fields only (changed-fields.ts): a full resync sends every field, as its name promises.
+  const partialKeys = destination.partialUpdateKeys;
+  const changedFieldsOnly = partialKeys !== undefined && sync.changedFieldsOnly !== false && kind !== 'full';
   let invalid: InvalidRecord[] = [];
   /** A row that cannot be sent still counts as an add or a change, so the counts add up (run-outcome.ts). */
   const addInvalid = (record: InvalidRecord, delivered: boolean): void => {
@@ -250,12 +257,26 @@ export async function planRun(
       }
       if (!snapshot) counts.added++;
       else counts.changed++;
-      sample({ key, operation: snapshot ? 'change' : 'add', payload });
+      const written =
+        partialKeys === undefined
+          ? null
+          : writtenFields(payload, {
+              previous: changedFieldsOnly && snapshot ? parseFieldHashes(snapshot.fieldHashes) : null,
+              keep: partialKeys,
+            });
+      sample({
+        key,
+        operation: snapshot ? 'change' : 'add',
+        payload: written?.payload ?? payload,
+        ...(written ? { fields: written.fields } : {}),
+      });
       await writer.add({
         key,
         operation: 'upsert',
+        // The whole payload's hash and field hashes: the snapshot stands for every field, sent or not.
         hash,
-        payload,
+        payload: written?.payload ?? payload,
+        fieldHashes: partialKeys === undefined ? null : fieldHashes(payload),
         destinationId: snapshot?.destinationId ?? null,
         cursorValue,
         rowHash,

@@ -21,7 +21,7 @@ function sortedKeys(value: object): Array<[string, string]> {
 }
 
 /** JSON with object keys sorted, so equal records hash equally whatever the key order. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   let out = '{';

@@ -17,6 +17,7 @@ import { buildModelQuery } from '../connectors/sources/model-query';
 import type { FieldDrift, Row } from '../connectors/destinations/destination';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { recordHash } from './record-hash';
+import { fieldsChangedSince, parseFieldHashes } from './changed-fields';
 
 const CHUNK_SIZE = 1000;
 
@@ -42,6 +43,14 @@ export interface VerifyReport {
   changed: Array<{ key: string; destinationId: string | null; fields: FieldDrift[] }>;
   /** Changed in the warehouse since the last accepted delivery: the next run sends them, so they are not compared. */
   pending: Array<{ key: string; reason: string }>;
+  /**
+   * CRM-side edits: fields stored with another value than ebb sent although their warehouse value did
+   * not change since the last accepted delivery, so a person (or another integration) edited them in
+   * the destination. Every field of a `changed` record is one; so are such fields of a `pending`
+   * record, compared field by field when its snapshot has per-field hashes (changed-fields.ts). With
+   * `changedFieldsOnly`, runs leave them as they are; a full resync overwrites them.
+   */
+  crmEdits: Array<{ key: string; destinationId: string | null; fields: FieldDrift[] }>;
 }
 
 interface SampledRow {
@@ -51,6 +60,7 @@ interface SampledRow {
   problem: string | null;
   hash: string;
   destinationId: string | null;
+  fieldHashes: string | null;
 }
 
 export async function verifyDelivered(
@@ -80,8 +90,16 @@ export async function verifyDelivered(
     missing: [],
     changed: [],
     pending: [],
+    crmEdits: [],
   };
-  const toRead: Array<{ key: string; destinationId: string | null; payload: Record<string, unknown> }> = [];
+  /** `pending`: only the fields the warehouse did not change are read back, and drift there is a CRM-side edit. */
+  const toRead: Array<{
+    key: string;
+    destinationId: string | null;
+    payload: Record<string, unknown>;
+    pending: boolean;
+  }> = [];
+  const keyFields = new Set(destination.partialUpdateKeys ?? []);
   for (const s of sample) {
     if (s.problem !== null || s.row === null) {
       report.pending.push({ key: s.key, reason: s.problem ?? 'no row' });
@@ -96,30 +114,45 @@ export async function verifyDelivered(
     }
     if (recordHash(payload) !== s.hash) {
       report.pending.push({ key: s.key, reason: 'changed in the warehouse since the last accepted delivery' });
+      const previous = parseFieldHashes(s.fieldHashes);
+      if (!previous) continue;
+      const changed = new Set(fieldsChangedSince(payload, previous));
+      const unchanged = Object.fromEntries(Object.entries(payload).filter(([field]) => !changed.has(field)));
+      if (Object.keys(unchanged).some((field) => !keyFields.has(field)))
+        toRead.push({ key: s.key, destinationId: s.destinationId, payload: unchanged, pending: true });
       continue;
     }
-    toRead.push({ key: s.key, destinationId: s.destinationId, payload });
+    toRead.push({ key: s.key, destinationId: s.destinationId, payload, pending: false });
   }
 
   const batchSize = destination.limits.batchSize;
   for (let i = 0; i < toRead.length; i += batchSize) {
     const batch = toRead.slice(i, i + batchSize);
-    const results = await destination.readBack(batch);
+    const results = await destination.readBack(batch.map(({ pending: _pending, ...record }) => record));
     batch.forEach((record, j) => {
       const result = results[j];
       if (!result || result.key !== record.key) {
         throw new Error(`${destinationConfig.connection.type} readBack answered out of order for key '${record.key}'`);
       }
-      if (result.status === 'matches') report.matching++;
+      if (record.pending) {
+        // Counted as pending already; only its CRM-side edits are news.
+        if (result.status === 'changed')
+          report.crmEdits.push({ key: record.key, destinationId: record.destinationId, fields: result.fields });
+      } else if (result.status === 'matches') report.matching++;
       else if (result.status === 'missing')
         report.missing.push({ key: record.key, destinationId: record.destinationId });
-      else report.changed.push({ key: record.key, destinationId: record.destinationId, fields: result.fields });
+      else {
+        const drift = { key: record.key, destinationId: record.destinationId, fields: result.fields };
+        report.changed.push(drift);
+        report.crmEdits.push(drift);
+      }
     });
   }
   const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   report.missing.sort(byKey);
   report.changed.sort(byKey);
   report.pending.sort(byKey);
+  report.crmEdits.sort(byKey);
   return report;
 }
 
@@ -174,6 +207,7 @@ async function sampleDeliveredRows(
           problem: null,
           hash: snapshot.hash,
           destinationId: snapshot.destinationId,
+          fieldHashes: snapshot.fieldHashes,
         };
         previous = entry;
         if (reservoir.length < input.size) {

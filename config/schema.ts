@@ -226,11 +226,7 @@ export const baseSyncSchema = z.looseObject({
    * Updates of delivered records send only the fields whose values changed since the last accepted
    * delivery (destinations that write field by field, such as Salesforce); false sends every field.
    */
-  changedFieldsOnly: z
-    .boolean({
-      error: 'changedFieldsOnly must be true (send only changed fields, the default) or false (send every field)',
-    })
-    .default(true),
+  changedFieldsOnly: z.boolean().default(true),
 });
 
 export const BASE_SYNC_KEYS: readonly string[] = Object.keys(baseSyncSchema.shape);

@@ -129,6 +129,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005-snapshot-field-hashes': {
+    // Changed fields only (activities/changed-fields.ts): one hash per payload field, staged with the
+    // record and kept in the snapshot once the destination accepted it. Null in snapshots written
+    // before: such a record's next update sends every field.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('staged_records').addColumn('field_hashes', 'text').execute();
+      await db.schema.alterTable('snapshots').addColumn('field_hashes', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,7 @@ export interface StagedRow {
   destinationId: string | null;
   cursorValue: string | null;
   rowHash: string | null;
+  fieldHashes: string | null;
 }
 
 export interface OutcomeRow {
@@ -27,6 +28,7 @@ export interface OutcomeRow {
   errorCode: string | null;
   errorMessage: string | null;
   hash: string | null;
+  fieldHashes?: string | null;
 }
 
 export class SqliteBulk {
@@ -51,7 +53,7 @@ export class SqliteBulk {
       'insert into batches (sync_id, run_number, batch_number, record_count, delivered_at, maybe_sent) values (?, ?, ?, ?, null, ?)',
     );
     const insertRow = this.statement(
-      'insert into staged_records (sync_id, run_number, batch_number, position, key, operation, hash, payload, destination_id, cursor_value, row_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'insert into staged_records (sync_id, run_number, batch_number, position, key, operation, hash, payload, destination_id, cursor_value, row_hash, field_hashes) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const { syncId, runNumber, batchNumber } = batch;
     this.sqlite.transaction(() => {
@@ -69,6 +71,7 @@ export class SqliteBulk {
           r.destinationId,
           r.cursorValue,
           r.rowHash,
+          r.fieldHashes,
         ),
       );
     })();
@@ -86,8 +89,9 @@ export class SqliteBulk {
     );
     const deleteSnapshot = this.statement('delete from snapshots where sync_id = ? and key = ?');
     const upsertSnapshot = this.statement(
-      'insert into snapshots (sync_id, key, hash, destination_id, updated_at) values (?, ?, ?, ?, ?) ' +
-        'on conflict (sync_id, key) do update set hash = excluded.hash, destination_id = excluded.destination_id, updated_at = excluded.updated_at',
+      'insert into snapshots (sync_id, key, hash, destination_id, updated_at, field_hashes) values (?, ?, ?, ?, ?, ?) ' +
+        'on conflict (sync_id, key) do update set hash = excluded.hash, destination_id = excluded.destination_id, updated_at = excluded.updated_at, ' +
+        'field_hashes = excluded.field_hashes',
     );
     const markBatch = this.statement(
       'update batches set delivered_at = ?, succeeded = ?, failed = ? where sync_id = ? and run_number = ? and batch_number = ?',
@@ -109,7 +113,7 @@ export class SqliteBulk {
         );
         if (r.status !== 'succeeded') continue;
         if (r.operation === 'delete') deleteSnapshot.run(syncId, r.key);
-        else if (r.hash !== null) upsertSnapshot.run(syncId, r.key, r.hash, r.destinationId, at);
+        else if (r.hash !== null) upsertSnapshot.run(syncId, r.key, r.hash, r.destinationId, at, r.fieldHashes ?? null);
       }
       if (run.batchNumber !== null)
         markBatch.run(at, counts.succeeded, counts.failed, syncId, runNumber, run.batchNumber);

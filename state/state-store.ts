@@ -26,6 +26,8 @@ export interface StagedRecord {
   cursorValue: string | null;
   /** Warehouse-side diff: the warehouse's hash of the model row, saved there once the record is accepted. */
   rowHash?: string | null;
+  /** Per-field hashes of the whole payload (activities/changed-fields.ts), kept in the snapshot once accepted. */
+  fieldHashes?: string | null;
 }
 
 /** Where a staged record sits: its batch and its place in the batch. */
@@ -407,6 +409,7 @@ export class StateStore {
           destinationId: r.destinationId,
           cursorValue: r.cursorValue,
           rowHash: r.rowHash ?? null,
+          fieldHashes: r.fieldHashes ?? null,
         })),
       ),
     );
@@ -435,6 +438,7 @@ export class StateStore {
         destination_id: r.destinationId,
         cursor_value: r.cursorValue,
         row_hash: r.rowHash ?? null,
+        field_hashes: r.fieldHashes ?? null,
       }));
       for (let i = 0; i < rows.length; i += 100)
         await trx
@@ -460,6 +464,7 @@ export class StateStore {
       payload: JSON.parse(r.payload) as Record<string, unknown>,
       destinationId: r.destination_id,
       cursorValue: r.cursor_value,
+      fieldHashes: r.field_hashes,
     }));
   }
 
@@ -592,18 +597,19 @@ export class StateStore {
   async snapshotsFor(
     syncId: string,
     keys: string[],
-  ): Promise<Map<string, { hash: string; destinationId: string | null }>> {
-    const out = new Map<string, { hash: string; destinationId: string | null }>();
+  ): Promise<Map<string, { hash: string; destinationId: string | null; fieldHashes: string | null }>> {
+    const out = new Map<string, { hash: string; destinationId: string | null; fieldHashes: string | null }>();
     for (let i = 0; i < keys.length; i += 500) {
       const slice = keys.slice(i, i + 500);
       if (!slice.length) continue;
       const rows = await this.db
         .selectFrom('snapshots')
-        .select(['key', 'hash', 'destination_id'])
+        .select(['key', 'hash', 'destination_id', 'field_hashes'])
         .where('sync_id', '=', syncId)
         .where('key', 'in', slice)
         .execute();
-      for (const r of rows) out.set(r.key, { hash: r.hash, destinationId: r.destination_id });
+      for (const r of rows)
+        out.set(r.key, { hash: r.hash, destinationId: r.destination_id, fieldHashes: r.field_hashes });
     }
     return out;
   }
@@ -684,7 +690,8 @@ export class StateStore {
     runNumber: number;
     batchNumber: number | null;
     attempt: number;
-    results: Array<RecordResult & { hash: string | null }>;
+    /** `fieldHashes`: the accepted payload's per-field hashes for its snapshot (changed-fields.ts). */
+    results: Array<RecordResult & { hash: string | null; fieldHashes?: string | null }>;
   }): Promise<void> {
     const at = now();
     const { syncId, runNumber } = input;
@@ -744,6 +751,7 @@ export class StateStore {
               hash: r.hash as string,
               destination_id: r.destinationId,
               updated_at: at,
+              field_hashes: r.fieldHashes ?? null,
             })),
           )
           .onConflict((oc) =>
@@ -751,6 +759,7 @@ export class StateStore {
               hash: eb.ref('excluded.hash'),
               destination_id: eb.ref('excluded.destination_id'),
               updated_at: eb.ref('excluded.updated_at'),
+              field_hashes: eb.ref('excluded.field_hashes'),
             })),
           )
           .execute();

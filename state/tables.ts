@@ -59,6 +59,8 @@ export interface StagedRecordsTable {
   cursor_value: string | null;
   /** Warehouse-side diff: the warehouse's hash of the model row (null without it). */
   row_hash: string | null;
+  /** Per-field hashes of the whole payload (changed-fields.ts); null where the destination has no partial updates. */
+  field_hashes: Generated<string | null>;
 }
 
 export interface SnapshotsTable {
@@ -67,6 +69,8 @@ export interface SnapshotsTable {
   hash: string;
   destination_id: string | null;
   updated_at: string;
+  /** Per-field hashes of the accepted payload (changed-fields.ts); null for snapshots written before them. */
+  field_hashes: Generated<string | null>;
 }
 
 export interface CursorsTable {

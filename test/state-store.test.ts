@@ -118,7 +118,7 @@ describe.each(BACKENDS)('the $name state store', (backend) => {
     expect(await store.batchOutcome('s', run, 1)).toEqual({ succeeded: 1, failed: 1 });
     const snapshots = await store.snapshotsFor('s', ['k1', 'k2']);
     expect([...snapshots.keys()]).toEqual(['k1']);
-    expect(snapshots.get('k1')).toEqual({ hash: 'h-k1', destinationId: '001A' });
+    expect(snapshots.get('k1')).toEqual({ hash: 'h-k1', destinationId: '001A', fieldHashes: null });
 
     const finished = await store.finishRun('s', run, 'succeeded', null);
     expect(finished).toMatchObject({ succeeded: 1, failed: 1, status: 'succeeded' });

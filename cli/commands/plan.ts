@@ -40,7 +40,11 @@ export async function planCommand(options: {
     say(
       `  ${count(toSend, 'record')} in ${count(plan.batches, 'batch', 'batches')} of up to ${destination.limits.batchSize} would be delivered, in about ${count(apiRequests, 'API request')}`,
     );
-    for (const s of plan.samples) say(`  ${s.operation} ${s.key}: ${JSON.stringify(s.payload)}`);
+    for (const s of plan.samples) {
+      // Changed fields only: an update writes its key and the fields the warehouse changed.
+      const writes = s.fields ? ` writes ${s.fields.length ? s.fields.join(', ') : 'only its key'}` : '';
+      say(`  ${s.operation} ${s.key}${writes}: ${JSON.stringify(s.payload)}`);
+    }
   } finally {
     await pool.closeAll();
     await store.close();

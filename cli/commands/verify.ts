@@ -34,7 +34,7 @@ export async function verifyCommand(options: {
     await pool.closeAll();
     await store.close();
   }
-  const drift = report.missing.length + report.changed.length > 0;
+  const drift = report.missing.length + report.changed.length + report.crmEdits.length > 0;
   if (options.json) printJson({ ...report, drift });
   else printReport(report);
   if (drift) throw new ExitError(VERIFY_DRIFT_EXIT_CODE);
@@ -76,6 +76,19 @@ function printReport(report: VerifyReport): void {
         id: c.destinationId,
       })),
     ),
+    // Fields of records the warehouse changed otherwise (pending): edited in the destination.
+    ...report.crmEdits
+      .filter((e) => !report.changed.some((c) => c.key === e.key))
+      .flatMap((e) =>
+        e.fields.map((f) => ({
+          key: e.key,
+          drift: 'crm-side edit',
+          field: f.field,
+          sent: shown(f.sent),
+          stored: shown(f.stored),
+          id: e.destinationId,
+        })),
+      ),
   ];
   if (rows.length) {
     say('');
@@ -83,6 +96,12 @@ function printReport(report: VerifyReport): void {
     say('');
     say(`the next \`ebb run ${report.sync} --full\` sends these records again, overwriting the changes`);
   }
+  const edited = report.crmEdits.flatMap((e) => e.fields.map((f) => `${e.key} ${f.field}`));
+  if (edited.length)
+    say(
+      `${count(edited.length, 'CRM-side edit')} (a field edited in the destination whose warehouse value ebb did not change): ` +
+        `${excerpt(edited.join(', '))}; runs with changedFieldsOnly (the default) leave them as they are`,
+    );
   if (report.pending.length)
     say(
       `${count(report.pending.length, 'record')} changed in the warehouse since their last delivery; the next run sends them`,

@@ -181,6 +181,16 @@ export interface Destination {
    *   // { key: 'acme', status: 'changed', fields: [{ field: 'Health_Score__c', sent: 38, stored: 12 }] }
    */
   readBack?(records: RecordToReadBack[]): Promise<ReadBackResult[]>;
+  /**
+   * For destinations that write a record field by field (Salesforce): the payload keys every update
+   * must carry, the ones the destination matches the record by. With them, a sync's
+   * `changedFieldsOnly` (on by default) sends an update of a delivered record with these keys and
+   * only the fields whose values changed since the last accepted delivery (activities/changed-fields.ts).
+   * Omit it where a record is replaced whole (a Slack message): every field is then sent.
+   *
+   *   partialUpdateKeys: ['External_Id__c'],
+   */
+  readonly partialUpdateKeys?: readonly string[];
   /** For `ebb plan`: the requests delivering this many records would take (default: one per `batchSize` records). */
   estimateRequests?(work: { records: number; batches: number }): number;
   /**

@@ -405,6 +405,8 @@ export function createSalesforceDestination(
     limits: salesforceLimits(connection.limits),
 
     transientRecordErrors,
+    // Upserts and updates match records by the external id; every other field may be left out.
+    partialUpdateKeys: [sync.externalId.to],
     apiUsage: () => session.apiUsage(),
     refreshApiUsage: () => session.refreshApiUsage(),
     // update mode looks records up (SOQL) before writing them: two requests per batch.
