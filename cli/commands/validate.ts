@@ -26,7 +26,10 @@ export async function validateCommand(options: ValidateOptions): Promise<void> {
   const checked = config
     ? await checkConfigAgainstWarehouse(config, path.dirname(path.resolve(options.file)))
     : { problems: loaded.problems, unreachable: [] };
-  const online = config && options.online ? await checkDestinationsOnline(config, path.dirname(path.resolve(options.file))) : { problems: [], unchecked: [] };
+  const online =
+    config && options.online
+      ? await checkDestinationsOnline(config, path.dirname(path.resolve(options.file)))
+      : { problems: [], unchecked: [] };
   const problems = placeProblems(options.file, [...checked.problems, ...online.problems]);
   if (config) warnAboutLocalAddresses(config);
   // An unreachable warehouse is not a mistake in the file, but the user must know what went unchecked.

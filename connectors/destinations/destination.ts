@@ -265,7 +265,10 @@ export class TransientDestinationError extends DestinationError {
 export class FatalDestinationError extends DestinationError {
   /** Each config mistake behind it, at its path relative to the sync (`mapping.name`), for `ebb validate --online`. */
   readonly problems: ReadonlyArray<{ path: string[]; message: string }>;
-  constructor(message: string, options?: { cause?: unknown; problems?: ReadonlyArray<{ path: string[]; message: string }> }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; problems?: ReadonlyArray<{ path: string[]; message: string }> },
+  ) {
     super(message, options);
     this.problems = options?.problems ?? [];
   }

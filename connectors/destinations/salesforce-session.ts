@@ -258,9 +258,12 @@ function salesforceApiErrorOf(err: unknown): unknown {
   const fromText = /^ERROR_HTTP_(\d{3})$/.exec(errorCode)?.[1];
   const status = fromText
     ? Number(fromText)
-    : ({ INVALID_SESSION_ID: 401, REQUEST_LIMIT_EXCEEDED: 403, NOT_FOUND: 404, SERVER_UNAVAILABLE: 503 } as Record<string, number>)[
-        errorCode
-      ] ?? 400;
+    : ((
+        { INVALID_SESSION_ID: 401, REQUEST_LIMIT_EXCEEDED: 403, NOT_FOUND: 404, SERVER_UNAVAILABLE: 503 } as Record<
+          string,
+          number
+        >
+      )[errorCode] ?? 400);
   return new SalesforceApiError(status, errorCode, err.message, undefined);
 }
 
