@@ -90,7 +90,7 @@ const configRows: ConfigRow[] = [
     yaml: configYaml({ sync: sfWith('    shedule: { every: 15m }') }),
     path: 'syncs.accounts-to-sf.shedule',
     message: "unknown key 'shedule'",
-    hint: "did you mean 'schedule'? (known keys: object, externalId, mapping, model, destination, mode, filter, changeDetection, schedule, alert, maxDeletes)",
+    hint: "did you mean 'schedule'? (known keys: object, externalId, mapping, model, destination, mode, filter, changeDetection, schedule, alert, maxDeletes, changedFieldsOnly)",
   },
   {
     name: 'a misspelt source key names the key it probably meant',

@@ -222,7 +222,7 @@ schedules: {}
       expect.objectContaining({
         path: 'destinations.salesforce.auth',
         message: 'matches none of the accepted forms',
-        hint: "either clientSecret: missing required key 'clientSecret'; or accessToken: missing required key 'accessToken', clientId: unknown key 'clientId'",
+        hint: "either clientSecret: missing required key 'clientSecret'; or username: missing required key 'username'; or accessToken: missing required key 'accessToken', clientId: unknown key 'clientId'",
       }),
     ]);
   });

@@ -140,13 +140,12 @@ describe('ebb validate --online', () => {
     expect(JSON.parse(output)).toMatchObject({ ok: true, problems: [], unchecked: [] });
   });
 
-  test('a mapped Salesforce field that does not exist is an error at the sync, with the closest field', async () => {
+  test('a mapped Salesforce field that does not exist is an error at its mapping entry, with the closest field', async () => {
     const file = path.join(demoDir, 'wrong-field.yaml');
     fs.writeFileSync(file, fs.readFileSync(sampleFile, 'utf8').replace('Health_Score__c', 'Helth_Score__c'));
     const { output, thrown } = await runValidate({ file, online: true }, sandboxEnv);
     expect(thrown).toBeInstanceOf(ExitError);
-    expect(output).toContain('syncs.accounts-to-sf:');
-    expect(output).toContain("mapping.health: field 'Helth_Score__c' does not exist on Account");
+    expect(output).toContain("syncs.accounts-to-sf.mapping.health: field 'Helth_Score__c' does not exist on Account");
     expect(output).toContain("'Health_Score__c'");
   });
 
