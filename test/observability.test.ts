@@ -5,7 +5,9 @@
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server';
 import { installWorkerRuntime } from '../observability/runtime';
+import { NativeConnection } from '@temporalio/worker';
 import { startEngine, type EngineHarness } from './harness/engine';
+import { temporalAddress } from './harness/temporal';
 import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 20;
@@ -14,12 +16,22 @@ const REJECTED = ['acme', 'globex', 'initech'];
 
 /** Every line the worker runtime logs in this file, as JSON (installed before any engine starts). */
 const logLines: string[] = [];
+/**
+ * Temporal shuts its Runtime down when its last connection and worker close (an engine's stop), and
+ * the next engine would then install the harness's quiet logger instead of this file's: one
+ * connection held for the whole file keeps the capturing Runtime alive.
+ */
+let runtimeHold: NativeConnection;
 
 beforeAll(async () => {
   const runtime = await installWorkerRuntime({
     logging: { format: 'json', level: 'INFO', sink: { write: (line) => void logLines.push(line) } },
   });
   if (!runtime.installed) throw new Error('a Temporal Runtime was installed before this file: logs cannot be captured');
+  runtimeHold = await NativeConnection.connect({ address: temporalAddress() });
+});
+afterAll(async () => {
+  await runtimeHold.close();
 });
 
 let engine: EngineHarness;
