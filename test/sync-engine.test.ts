@@ -116,13 +116,14 @@ test('running a full resync twice or re-executing a delivered batch never duplic
 });
 
 test('a record Salesforce rejects is a failed record with its error code, the others land, `ebb records --failed` shows it, and fixing the row delivers it', async () => {
-  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: LONG_NAME }]);
+  // Describe cannot tell ebb whether an upsert inserts, so a missing Name is Salesforce's to refuse.
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: null }]);
   const run = await engine.run(sync);
 
   expect(run).toMatchObject({ status: 'succeeded_with_failures', succeeded: TOTAL - 1, failed: 1 });
   expect(engine.sf.records('Account')).toHaveLength(TOTAL - 1);
   const [failure] = await engine.store.listRecordResults(sync, { runNumber: run.runNumber, failedOnly: true });
-  expect(failure).toMatchObject({ key: 'acme', errorCode: 'STRING_TOO_LONG' });
+  expect(failure).toMatchObject({ key: 'acme', errorCode: 'REQUIRED_FIELD_MISSING' });
   expect(failure?.errorMessage).toMatch(/Name/);
 
   const cli = await promisify(execFile)(
@@ -133,7 +134,7 @@ test('a record Salesforce rejects is a failed record with its error code, the ot
     },
   );
   expect(cli.stdout).toMatch(/acme\s+upsert\s+failed/);
-  expect(cli.stdout).toContain('STRING_TOO_LONG');
+  expect(cli.stdout).toContain('REQUIRED_FIELD_MISSING');
 
   await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: 'Acme Corp' }]);
   const fixed = await engine.run(sync);
@@ -142,7 +143,7 @@ test('a record Salesforce rejects is a failed record with its error code, the ot
 });
 
 test('a full resync sends every row again and a replay re-sends only the failed records', async () => {
-  await updateDemoAccounts(engine.warehouse, [{ account_id: 'globex', name: LONG_NAME }]);
+  await updateDemoAccounts(engine.warehouse, [{ account_id: 'globex', name: null }]);
   const first = await engine.run(sync);
   expect(first.failed).toBe(1);
 

@@ -109,9 +109,9 @@ describe.each(testWarehouseKinds())('syncing from %s', (kind) => {
     });
     expect(await dryPlan(sync)).toMatchObject({ rowsRead: 0, unchanged: 5 });
 
-    // A record Salesforce rejects keeps its old snapshot in the warehouse, so it is read again next run.
+    // A record that cannot be sent (too long for Name) keeps its old snapshot in the warehouse, so it is read again next run.
     await warehouse.exec(`update account_health set name = '${'x'.repeat(100)}' where account_id = 'hooli'`);
-    expect(await engine.run(sync)).toMatchObject({ changed: 1, failed: 1 });
+    expect(await engine.run(sync)).toMatchObject({ changed: 1, invalid: 1 });
     expect(await dryPlan(sync)).toMatchObject({ rowsRead: 1, changed: 1, unchanged: 4 });
     // Put back as it was delivered, the row matches the warehouse's snapshot again and stays there.
     await warehouse.exec("update account_health set name = 'Hooli' where account_id = 'hooli'");

@@ -30,7 +30,8 @@ export interface DemoAccountChange {
   health?: number;
   /** Defaults to the segment the new health falls in, as the warehouse model would derive it. */
   segment?: string;
-  name?: string;
+  /** null clears the name (a row Salesforce refuses to insert: Name is required). */
+  name?: string | null;
   mrr?: number;
 }
 
