@@ -16,11 +16,30 @@ function temporalBlock(raw: unknown): Record<string, unknown> | null {
   return temporal !== null && typeof temporal === 'object' ? (temporal as Record<string, unknown>) : null;
 }
 
+/** A webhook destination's signing secret written in the file itself (`secret: whsec_...`). */
+function webhookSecretProblems(raw: unknown): UnplacedProblem[] {
+  const destinations = (raw as { destinations?: unknown } | null)?.destinations;
+  if (destinations === null || typeof destinations !== 'object') return [];
+  return Object.entries(destinations as Record<string, unknown>).flatMap(([name, entry]) => {
+    const destination = entry as { type?: unknown; secret?: unknown } | null;
+    if (destination?.type !== 'webhook' || typeof destination.secret !== 'string') return [];
+    if (ONE_REFERENCE.test(destination.secret.trim())) return [];
+    return [
+      {
+        path: ['destinations', name, 'secret'],
+        message: `destinations.${name}.secret is written in ebb.yaml itself: a signing secret must not live in the config file`,
+        hint: 'write secret: ${WEBHOOK_SECRET} and export WEBHOOK_SECRET, or put the secret in a file and name it with secretFile; then change the secret at the receiver too, since it has been in the file',
+      },
+    ];
+  });
+}
+
 /** Problems with how ebb.yaml gives its secrets, from the parsed YAML before interpolation. */
 export function literalSecretProblems(raw: unknown): UnplacedProblem[] {
+  const webhook = webhookSecretProblems(raw);
   const temporal = temporalBlock(raw);
-  if (!temporal) return [];
-  const problems: UnplacedProblem[] = [];
+  if (!temporal) return webhook;
+  const problems: UnplacedProblem[] = [...webhook];
   const apiKey = temporal.apiKey;
   if (typeof apiKey === 'string' && !ONE_REFERENCE.test(apiKey.trim())) {
     problems.push({

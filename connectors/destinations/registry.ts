@@ -3,11 +3,13 @@ import type { DestinationConnector } from './destination';
 import { metaAudienceConnector } from './meta-audience-destination';
 import { salesforceConnector } from './salesforce-destination';
 import { slackConnector } from './slack-destination';
+import { webhookConnector } from './webhook-destination';
 
 export const destinationConnectors: Record<string, DestinationConnector<unknown, unknown>> = {
   [salesforceConnector.type]: salesforceConnector,
   [slackConnector.type]: slackConnector,
   [metaAudienceConnector.type]: metaAudienceConnector,
+  [webhookConnector.type]: webhookConnector,
 };
 
 export function destinationConnector(type: string): DestinationConnector<unknown, unknown> {
