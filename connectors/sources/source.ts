@@ -21,6 +21,7 @@
  *     connection, a warehouse resuming, a statement timeout); the activity is retried.
  */
 import type { z } from 'zod';
+import type { SyncLogTable } from './sync-log-table';
 import type { SnapshotTable } from './warehouse-diff';
 
 export type Row = Record<string, unknown>;
@@ -52,6 +53,8 @@ export interface Source {
   close(): Promise<void>;
   /** Present when the source's config enables `warehouseDiff`: where ebb keeps row hashes in the warehouse. */
   readonly snapshots?: SnapshotTable;
+  /** Present when the source's config enables `syncLogs`: where ebb writes each run's record results. */
+  readonly syncLogs?: SyncLogTable;
 }
 
 export interface SourceContext {

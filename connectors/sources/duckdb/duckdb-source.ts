@@ -20,6 +20,13 @@ import { exactDecimal, exactInteger } from '../exact-values';
 import { literal } from '../model-query';
 import { snapshotTableDdl, type SnapshotTable } from '../warehouse-diff';
 import {
+  syncLogSettings,
+  syncLogsFileOption,
+  syncLogTableDdl,
+  type SyncLogSettings,
+  type SyncLogTable,
+} from '../sync-log-table';
+import {
   assertDistinctNames,
   messageOf,
   sqlExcerpt,
@@ -51,6 +58,11 @@ export const duckdbSourceConfigSchema = z.strictObject({
   warehouseDiff: z
     .union([z.literal(true), z.strictObject({ file: z.string().min(1, 'must not be empty').optional() })])
     .optional(),
+  /**
+   * Sync logs: each run's record results in a DuckDB file of their own (default
+   * `<path>.ebb-logs.duckdb`), attached as `ebb_logs`; query `ebb_logs.sync_records` after attaching it.
+   */
+  syncLogs: syncLogsFileOption,
 });
 export type DuckDbSourceSettings = z.infer<typeof duckdbSourceConfigSchema>;
 
@@ -66,9 +78,21 @@ export const duckdbSourceConnector: SourceConnector<DuckDbSourceSettings> = {
       ...(config.warehouseDiff
         ? { snapshotFile: diffFile ? path.resolve(context.baseDir, diffFile) : `${file}.ebb-snapshots.duckdb` }
         : {}),
+      ...syncLogsConfig(config, file, context.baseDir),
     });
   },
 };
+
+function syncLogsConfig(
+  config: DuckDbSourceSettings,
+  file: string,
+  baseDir: string,
+): Pick<DuckDbSourceConfig, 'syncLogs'> {
+  const settings = syncLogSettings(config.syncLogs);
+  if (!settings) return {};
+  const given = config.syncLogs === true ? undefined : config.syncLogs?.file;
+  return { syncLogs: { ...settings, file: given ? path.resolve(baseDir, given) : `${file}.ebb-logs.duckdb` } };
+}
 
 /** The attached snapshot database's name inside the DuckDB instance. */
 const SNAPSHOT_DATABASE = 'ebb_snapshots';
@@ -77,6 +101,8 @@ export interface DuckDbSourceConfig {
   path: string;
   /** Warehouse-side diff: the DuckDB file holding ebb's row snapshots. */
   snapshotFile?: string;
+  /** Sync logs: the DuckDB file holding the table, attached under `schema`. */
+  syncLogs?: SyncLogSettings & { file: string };
   /** Defaults to true: a sync only reads, and read-only lets other processes read the file at the same time. */
   readOnly?: boolean;
   /** The source's name in ebb.yaml, used to point error messages at the config key. */
@@ -140,8 +166,42 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
           execute: run,
         };
 
+  const logs = config.syncLogs;
+  const syncLogs: SyncLogTable | undefined =
+    logs === undefined
+      ? undefined
+      : {
+          table: `${logs.schema}.${logs.table}`,
+          retentionDays: logs.retentionDays,
+          async prepare() {
+            await run(`attach if not exists ${literal(logs.file)} as ${logs.schema} (READ_WRITE)`);
+            await run(syncLogTableDdl(`${logs.schema}.${logs.table}`));
+          },
+          async transaction(fn) {
+            const connection = await (await instance()).connect();
+            const execute = async (sql: string, params: readonly (string | number | null)[] = []) => {
+              await connection.run(sql, [...params]).catch((error: unknown) => {
+                throw queryError(sql, error);
+              });
+            };
+            try {
+              await execute('begin transaction');
+              try {
+                await fn(execute);
+              } catch (error) {
+                await connection.run('rollback').catch(() => undefined);
+                throw error;
+              }
+              await execute('commit');
+            } finally {
+              connection.disconnectSync();
+            }
+          },
+        };
+
   return {
     ...(snapshots ? { snapshots } : {}),
+    ...(syncLogs ? { syncLogs } : {}),
 
     async connect() {
       await instance();

@@ -25,6 +25,7 @@ import { Pool, type CustomTypesConfig, type FieldDef, type PoolClient } from 'pg
 import Cursor from 'pg-cursor';
 import { z } from 'zod';
 import { withoutTrailingSemicolons } from '../model-query';
+import { syncLogSettings, syncLogsSchemaOption, syncLogTableDdl, type SyncLogTable } from '../sync-log-table';
 import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import {
   assertDistinctNames,
@@ -69,6 +70,8 @@ export const postgresSourceConfigSchema = z
     applicationName: z.string().min(1, 'must not be empty').default('ebb'),
     /** Warehouse-side diff, with ebb's snapshot table in this schema (default `ebb`). */
     warehouseDiff: warehouseDiffSchemaOption,
+    /** Sync logs: each run's record results in `ebb_logs.sync_records` (or the schema and table given). */
+    syncLogs: syncLogsSchemaOption,
   })
   .superRefine((config, ctx) => {
     const separateKeys = (['host', 'port', 'database', 'user', 'password'] as const).filter(
@@ -306,8 +309,43 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
           execute,
         };
 
+  const logs = syncLogSettings(settings.syncLogs);
+  const syncLogs: SyncLogTable | undefined =
+    logs === undefined
+      ? undefined
+      : {
+          table: `"${logs.schema}"."${logs.table}"`,
+          retentionDays: logs.retentionDays,
+          async prepare() {
+            await execute(`create schema if not exists "${logs.schema}"`);
+            await execute(syncLogTableDdl(`"${logs.schema}"."${logs.table}"`));
+          },
+          async transaction(fn) {
+            const client = await checkout();
+            let failure: unknown;
+            const run = async (sql: string, params: readonly (string | number | null)[] = []) => {
+              await client.query(sql, [...params]).catch((error: unknown) => {
+                throw postgresError(error, { where, sql });
+              });
+            };
+            try {
+              await run('begin');
+              await fn(run);
+              await run('commit');
+            } catch (error) {
+              failure = error;
+              await client.query('rollback').catch(() => undefined);
+              throw error;
+            } finally {
+              const cause = failure instanceof Error && failure.cause !== undefined ? failure.cause : failure;
+              client.release(failure !== undefined && isConnectionLost(cause));
+            }
+          },
+        };
+
   return {
     ...(snapshots ? { snapshots } : {}),
+    ...(syncLogs ? { syncLogs } : {}),
 
     async connect() {
       const client = await checkout();

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { withoutTrailingSemicolons } from '../model-query';
+import { syncLogsSchemaOption } from '../sync-log-table';
 import { snapshotSchemaName, snapshotTableDdl, warehouseDiffSchemaOption, type SnapshotTable } from '../warehouse-diff';
 import { assertDistinctNames, messageOf, SourceError, TransientSourceError } from '../source';
 import type { ColumnInfo, Row, Source, SourceConnector, SourceContext } from '../source';
@@ -51,8 +52,19 @@ export const snowflakeSourceConfigSchema = z
     accessUrl: z.url().optional(),
     /** Warehouse-side diff, with ebb's snapshot table in this schema of `database` (default `ebb`). */
     warehouseDiff: warehouseDiffSchemaOption,
+    /** Accepted in its PostgreSQL shape so the message below can say what is missing, rather than "unknown key". */
+    syncLogs: syncLogsSchemaOption,
   })
   .superRefine((config, context) => {
+    if (config.syncLogs !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['syncLogs'],
+        message:
+          'sync logs in the warehouse are not supported for Snowflake sources yet (DuckDB and PostgreSQL only); ' +
+          'remove syncLogs, and use `ebb records <sync> --failed` for per-record results',
+      });
+    }
     const methods = (['password', 'privateKey', 'privateKeyPath'] as const).filter((key) => config[key] !== undefined);
     if (methods.length !== 1) {
       context.addIssue({
