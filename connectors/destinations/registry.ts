@@ -1,5 +1,6 @@
 /** Every destination type ebb knows, by its `type` in ebb.yaml. Adding a destination adds one line here. */
 import type { DestinationConnector } from './destination';
+import { hubspotConnector } from './hubspot-destination';
 import { metaAudienceConnector } from './meta-audience-destination';
 import { salesforceConnector } from './salesforce-destination';
 import { slackConnector } from './slack-destination';
@@ -9,6 +10,7 @@ export const destinationConnectors: Record<string, DestinationConnector<unknown,
   [salesforceConnector.type]: salesforceConnector,
   [slackConnector.type]: slackConnector,
   [metaAudienceConnector.type]: metaAudienceConnector,
+  [hubspotConnector.type]: hubspotConnector,
   [webhookConnector.type]: webhookConnector,
 };
 
