@@ -36,7 +36,7 @@ export function scaleConfig(options: ScaleConfigOptions): string {
     '    type: salesforce',
     '    loginUrl: ${SF_LOGIN_URL}',
     "    apiVersion: '60.0'",
-    '    auth: { clientId: ${SF_CLIENT_ID}, clientSecret: ${SF_CLIENT_SECRET} }',
+    "    auth: { clientId: '${SF_CLIENT_ID}', clientSecret: '${SF_CLIENT_SECRET}' }",
     'models:',
   ];
   for (let i = 0; i < syncs; i++)

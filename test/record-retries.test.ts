@@ -5,13 +5,12 @@
  */
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from '../activities/record-retries';
 import type { RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
-import { SEED_ACCOUNTS, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
+import { SEED_ACCOUNTS, allowMissingNames, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { salesforceSyncYaml } from './harness/sync-yaml';
 
 const GENERATED = 10;
 const TOTAL = GENERATED + SEED_ACCOUNTS.length;
-const LONG_NAME = `Acme ${'Overly Long Company Name '.repeat(4)}`;
 
 let engine: EngineHarness;
 let sync: string;
@@ -65,8 +64,9 @@ describe('in-run record retries through the engine', () => {
     expect(accountsWithKey('acme')).toHaveLength(1);
   });
 
-  test('a record Salesforce rejects as STRING_TOO_LONG is sent once, not retried', async () => {
-    await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: LONG_NAME }]);
+  test('a record Salesforce rejects as REQUIRED_FIELD_MISSING is sent once, not retried', async () => {
+    await allowMissingNames(engine.warehouse);
+    await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: null }]);
     engine.sf.injectFaults({ lockErrors: { keys: ['globex'], count: 1 } });
     const run = await engine.run(sync);
 
@@ -74,7 +74,7 @@ describe('in-run record retries through the engine', () => {
     // globex shows retries work in this run; acme's validation error never triggers one.
     expect(engine.sf.upsertAttempts('Account')).toMatchObject({ acme: 1, globex: 2 });
     const failures = await engine.store.listRecordResults(sync, { runNumber: run.runNumber, failedOnly: true });
-    expect(failures).toEqual([expect.objectContaining({ key: 'acme', errorCode: 'STRING_TOO_LONG' })]);
+    expect(failures).toEqual([expect.objectContaining({ key: 'acme', errorCode: 'REQUIRED_FIELD_MISSING' })]);
     expect(failures[0]?.errorMessage).not.toMatch(/retr/);
   });
 });

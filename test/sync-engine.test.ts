@@ -7,7 +7,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { DEMO_CHANGES, SEED_ACCOUNTS, execDuckDb, updateDemoAccounts } from '../sandbox/warehouse/demo-warehouse';
+import {
+  DEMO_CHANGES,
+  SEED_ACCOUNTS,
+  allowMissingNames,
+  execDuckDb,
+  updateDemoAccounts,
+} from '../sandbox/warehouse/demo-warehouse';
 import { reconcileSchedules } from '../workers/schedules';
 import { fullResyncSignal, pauseSignal, resumeSignal, runNowSignal, scheduleId } from '../workflows/definitions';
 import { historiesText, startEngine, type EngineHarness } from './harness/engine';
@@ -29,11 +35,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await engine.stop();
 });
-
-/** The demo model requires a name; these tests need a row Salesforce refuses for lacking one. */
-async function allowMissingNames(): Promise<void> {
-  await execDuckDb(engine.warehouse, 'ALTER TABLE account_health ALTER COLUMN name DROP NOT NULL');
-}
 
 async function waitFor<T>(
   what: string,
@@ -122,7 +123,7 @@ test('running a full resync twice or re-executing a delivered batch never duplic
 
 test('a record Salesforce rejects is a failed record with its error code, the others land, `ebb records --failed` shows it, and fixing the row delivers it', async () => {
   // Describe cannot tell ebb whether an upsert inserts, so a missing Name is Salesforce's to refuse.
-  await allowMissingNames();
+  await allowMissingNames(engine.warehouse);
   await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', name: null }]);
   const run = await engine.run(sync);
 
@@ -149,7 +150,7 @@ test('a record Salesforce rejects is a failed record with its error code, the ot
 });
 
 test('a full resync sends every row again and a replay re-sends only the failed records', async () => {
-  await allowMissingNames();
+  await allowMissingNames(engine.warehouse);
   await updateDemoAccounts(engine.warehouse, [{ account_id: 'globex', name: null }]);
   const first = await engine.run(sync);
   expect(first.failed).toBe(1);
