@@ -22,6 +22,7 @@ import type { RecordResult } from '../state/state-store';
 import type { RecordStatus } from '../state/tables';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
+import { apiBudgetPause, isApiBudgetExhausted } from './api-budget-pause';
 
 /** How long a delivery paused for the daily API budget waits before it asks the destination again. */
 export const defaultApiBudgetRetryMs = 5 * 60_000;
@@ -47,7 +48,7 @@ export interface DeliverResult {
 }
 
 /** A staged record on its way out: its per-field hashes go to the snapshot with its outcome (changed-fields.ts). */
-type StagedToDeliver = RecordToDeliver & { fieldHashes: string | null };
+export type StagedToDeliver = RecordToDeliver & { fieldHashes: string | null };
 
 export class DeliveryContractError extends Error {
   constructor(message: string) {
@@ -80,6 +81,10 @@ export async function deliverBatch(
   const counter = { requests: 0 };
   try {
     return await countingRequests(counter, () => deliverRecords(ctx, pool, input, records));
+  } catch (err) {
+    // The connection's apiBudget share is spent: wait for the next window (api-budget-pause.ts).
+    if (isApiBudgetExhausted(err)) throw await apiBudgetPause(ctx, pool, syncId, err);
+    throw err;
   } finally {
     // Failed and paused attempts spent API budget too; a re-executed batch adds to the count.
     await store.countBatchApiCalls(syncId, runNumber, batchNumber, counter.requests);
@@ -188,7 +193,7 @@ async function deliverRecords(
   return tally;
 }
 
-function toRecordResult(
+export function toRecordResult(
   o: RecordOutcome,
   record: StagedToDeliver,
 ): RecordResult & { hash: string | null; fieldHashes: string | null } {
@@ -228,7 +233,7 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
  * the window rolled on (or the limit raised) and delivers, with no worker restart. The message is
  * what `ebb status` and the Temporal UI show as the pending delivery's last failure.
  */
-async function pauseForApiBudget(ctx: EngineContext, destination: Destination, syncId: string): Promise<void> {
+export async function pauseForApiBudget(ctx: EngineContext, destination: Destination, syncId: string): Promise<void> {
   const nearlyUsed = (u: { used: number; limit: number } | null) =>
     u !== null && u.limit - u.used <= budgetReserve(u.limit);
   let usage = destination.apiUsage?.() ?? null;
@@ -240,6 +245,7 @@ async function pauseForApiBudget(ctx: EngineContext, destination: Destination, s
       // Bad credentials fail the run as anywhere else; a usage check that merely failed (the budget
       // already spent: 403, a 5xx) keeps the cached figure and waits like any other pause.
       if (err instanceof Error && err.name === 'FatalDestinationError') throw toActivityFailure(err);
+      if (isApiBudgetExhausted(err)) throw err;
     }
   }
   if (!usage || !nearlyUsed(usage)) return;
@@ -261,7 +267,7 @@ async function pauseForApiBudget(ctx: EngineContext, destination: Destination, s
  * Maps the destination's error classes to Temporal failures. Classes are matched by `name`, which
  * survives bundling and module copies where `instanceof` does not.
  */
-function toActivityFailure(err: unknown): unknown {
+export function toActivityFailure(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   if (err.name === 'FatalDestinationError') {
     return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });

@@ -11,6 +11,8 @@ import { resolveSync, type ResolvedSync } from '../config/load-config';
 import type { Destination } from '../connectors/destinations/destination';
 import { ConnectionScope } from '../connectors/destinations/connection-scope';
 import type { StateStore } from '../state/state-store';
+import { storeRequestCounter } from '../state/api-budget-windows';
+import type { SharedRequestCounter } from '../connectors/destinations/api-budget';
 import type { RecordRetryPolicy } from './record-retries';
 import { TemporalNames } from '../workflows/temporal-names';
 
@@ -44,7 +46,12 @@ export class DestinationPool {
   /** One per destination connection: its syncs share a session and metadata (connection-scope.ts). */
   private readonly scopes = new Map<string, ConnectionScope>();
 
-  constructor(private readonly ctx: EngineContext) {}
+  /** Every worker's count of each connection's requests, for its apiBudget (in the state store). */
+  private readonly requestCounter: SharedRequestCounter;
+
+  constructor(private readonly ctx: EngineContext) {
+    this.requestCounter = storeRequestCounter(ctx.store);
+  }
 
   resolve(syncId: string): ResolvedSync {
     return resolveSync(this.ctx.config, syncId);
@@ -57,7 +64,7 @@ export class DestinationPool {
       const resolved = this.resolve(syncId);
       const name = resolved.destination.name;
       let scope = this.scopes.get(name);
-      if (!scope) this.scopes.set(name, (scope = new ConnectionScope(name)));
+      if (!scope) this.scopes.set(name, (scope = new ConnectionScope(name, this.requestCounter)));
       const destination = resolved.connector.create({
         connection: resolved.destination.connection,
         sync: resolved.sync,

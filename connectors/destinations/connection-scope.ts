@@ -9,11 +9,20 @@
  * Values live as long as the scope (the worker's DestinationPool); `forget` drops one so the next
  * `shared` call builds it again (a describe that no longer matches the org).
  */
+import type { SharedRequestCounter } from './api-budget';
+
 export class ConnectionScope {
   private readonly values = new Map<string, unknown>();
 
-  /** @param name the connection's key under `destinations:` in ebb.yaml. */
-  constructor(readonly name: string) {}
+  /**
+   * @param name the connection's key under `destinations:` in ebb.yaml.
+   * @param requestCounter where the engine counts the connection's requests for its `apiBudget`
+   * (api-budget.ts), shared by every worker; absent outside the engine (`ebb validate --online`).
+   */
+  constructor(
+    readonly name: string,
+    readonly requestCounter?: SharedRequestCounter,
+  ) {}
 
   /** How error messages name the connection: "destination 'salesforce'". */
   get subject(): string {

@@ -12,6 +12,7 @@ import { countRequest } from './request-counter';
 import type { Connection, Schema } from 'jsforce';
 import { FatalDestinationError, TransientDestinationError } from './destination';
 import { openSalesforceConnection, type SalesforceAuth } from './salesforce-auth';
+import type { ConnectionApiBudget } from './api-budget';
 
 export interface SalesforceSessionConfig {
   loginUrl?: string | undefined;
@@ -91,10 +92,13 @@ export class SalesforceSession {
   /**
    * @param subject names the config at fault in error messages ("sync accounts-to-sf", or
    * "destination 'salesforce'" for a session its syncs share), so a person knows what to fix.
+   * @param budget the connection's `apiBudget`: every REST request is taken from it before it is
+   * sent (api-budget.ts); token requests are not, as Salesforce does not count them.
    */
   constructor(
     private readonly config: SalesforceSessionConfig,
     private readonly subject: string,
+    private readonly budget?: ConnectionApiBudget,
   ) {}
 
   /** Daily API usage from the latest response, or null before the first response. */
@@ -148,9 +152,11 @@ export class SalesforceSession {
   async withConnection<T>(call: (conn: Connection) => Promise<T>): Promise<T> {
     let session = this.connection();
     for (let renewals = 0; ; renewals++) {
+      const conn = await session;
+      await this.takeFromBudget(conn);
       countRequest();
       try {
-        return await call(await session);
+        return await call(conn);
       } catch (raw) {
         const err = salesforceApiErrorOf(raw);
         const expired =
@@ -189,7 +195,30 @@ export class SalesforceSession {
     return openSalesforceConnection(this.config, this.subject);
   }
 
-  private async send<T>(conn: Connection, method: string, path: string, body: unknown): Promise<T> {
+  /**
+   * Takes one request from the connection's apiBudget, learning the org's allowance first when a
+   * maxPercent share needs it and no response has reported it yet.
+   */
+  private async takeFromBudget(conn: Connection): Promise<void> {
+    await this.budget?.take({
+      orgLimit: () => this.usage?.limit ?? null,
+      learnOrgLimit: async () => {
+        const limits = await this.send<{ DailyApiRequests?: { Max?: number } }>(conn, 'GET', '/limits', undefined, {
+          budgeted: false,
+        });
+        return limits.DailyApiRequests?.Max ?? this.usage?.limit ?? null;
+      },
+    });
+  }
+
+  private async send<T>(
+    conn: Connection,
+    method: string,
+    path: string,
+    body: unknown,
+    options: { budgeted: boolean } = { budgeted: true },
+  ): Promise<T> {
+    if (options.budgeted) await this.takeFromBudget(conn);
     countRequest();
     const api = singleAttemptHttpApi(conn, { retry: { maxRetries: 0 }, timeout: requestTimeoutMs });
     let headers: Record<string, string> = {};
