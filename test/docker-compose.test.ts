@@ -40,7 +40,8 @@ test('every image has a pinned tag', () => {
   expect(images.length).toBeGreaterThanOrEqual(5);
   for (const [name, image] of images) {
     const tag = image?.split(':')[1];
-    expect({ name, tag: tag && /^\d+(\.\d+)+/.test(tag) && tag !== 'latest' ? 'pinned' : tag }).toEqual({
+    // Prometheus tags its releases with a leading v (v2.55.1).
+    expect({ name, tag: tag && /^v?\d+(\.\d+)+/.test(tag) && tag !== 'latest' ? 'pinned' : tag }).toEqual({
       name,
       tag: 'pinned',
     });
@@ -50,7 +51,15 @@ test('every image has a pinned tag', () => {
 test('every long-running service has a healthcheck', () => {
   const longRunning = Object.keys(services).filter((name) => !oneShot(name));
   expect(longRunning).toEqual(
-    expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'ebb-state-db', ...workerNames]),
+    expect.arrayContaining([
+      'postgresql',
+      'temporal',
+      'temporal-ui',
+      'ebb-state-db',
+      'prometheus',
+      'grafana',
+      ...workerNames,
+    ]),
   );
   for (const name of longRunning)
     expect({ name, healthcheck: Boolean(services[name]?.healthcheck?.test) }).toEqual({ name, healthcheck: true });
@@ -91,4 +100,57 @@ test('the Dockerfile builds on Node 20 and runs the worker', () => {
   const cmd = /^CMD (.+)$/m.exec(dockerfile)?.[1] ?? '';
   expect([...JSON.parse(entrypoint), ...JSON.parse(cmd)]).toEqual(['node', 'bin/ebb.js', 'worker']);
   expect(fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n')).toContain('node_modules');
+});
+
+/** `./host/path:/container/path[:ro]` of a service's bind mounts, host paths resolved from the repository. */
+function binds(service: Service | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const volume of service?.volumes ?? []) {
+    const [host = '', container = ''] = volume.split(':');
+    if (host.startsWith('./')) out.set(container, path.join(root, host));
+  }
+  return out;
+}
+
+test("Prometheus scrapes every ebb worker at the metrics address the workers serve, from the repository's prometheus.yml", () => {
+  const prometheus = services.prometheus;
+  const config = binds(prometheus).get('/etc/prometheus/prometheus.yml');
+  expect(config).toBeDefined();
+  expect(JSON.stringify(prometheus?.command)).toContain('--config.file=/etc/prometheus/prometheus.yml');
+  const scrape = parse(fs.readFileSync(config ?? '', 'utf8')) as {
+    scrape_configs: Array<{ dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+  };
+  const discovered = scrape.scrape_configs.flatMap((c) => c.dns_sd_configs ?? []);
+  for (const name of workerNames) {
+    const port = /:(\d+)$/.exec(services[name]?.environment?.EBB_METRICS_ADDRESS ?? '')?.[1];
+    expect({ name, port }).toEqual({ name, port: expect.stringMatching(/^\d+$/) });
+    expect(discovered).toEqual(
+      expect.arrayContaining([expect.objectContaining({ names: expect.arrayContaining([name]), port: Number(port) })]),
+    );
+  }
+});
+
+test('Grafana waits for Prometheus and is provisioned with its datasource and the ebb dashboard from the repository', () => {
+  const grafana = services.grafana;
+  expect(grafana?.depends_on?.prometheus).toEqual({ condition: 'service_healthy' });
+  const mounts = binds(grafana);
+  const provisioning = mounts.get('/etc/grafana/provisioning') ?? '';
+  const dashboard = mounts.get('/var/lib/grafana/dashboards/ebb-dashboard.json') ?? '';
+  expect(fs.existsSync(dashboard)).toBe(true);
+  const datasources = parse(fs.readFileSync(path.join(provisioning, 'datasources/prometheus.yml'), 'utf8')) as {
+    datasources: Array<{ type: string; url: string }>;
+  };
+  expect(datasources.datasources).toEqual([
+    expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090' }),
+  ]);
+  const providers = parse(fs.readFileSync(path.join(provisioning, 'dashboards/ebb.yml'), 'utf8')) as {
+    providers: Array<{ type: string; options: { path: string } }>;
+  };
+  // The provider reads the folder the dashboard file is mounted into.
+  expect(providers.providers).toEqual([
+    expect.objectContaining({
+      type: 'file',
+      options: expect.objectContaining({ path: '/var/lib/grafana/dashboards' }),
+    }),
+  ]);
 });
