@@ -159,6 +159,21 @@ test("a 207 answer fails only the record HubSpot refused, with HubSpot's categor
   expect(hubspot.records('contacts')).toHaveLength(4);
 });
 
+test('a 502 and a reply lost after HubSpot wrote the batch are retried by Temporal, and no record is created twice', async () => {
+  const { engine, hubspot, sync } = await start({ sync: companiesSync('upsert') });
+  expect(await engine.run(sync)).toMatchObject({ succeeded: 4 });
+  await execDuckDb(engine.warehouse, 'update account_health set mrr = mrr + 1');
+  hubspot.injectFaults({ fail5xx: 1, dropAfterWrite: 1 });
+
+  expect(await engine.run(sync)).toMatchObject({ status: 'succeeded', changed: 4, succeeded: 4, failed: 0 });
+  // First run 4, then the lost reply's 4 and the retry's 4: written again, not created again.
+  expect(hubspot.stats()).toMatchObject({ faults: 2, inputsUpserted: 12, calls: { 'POST upsert': 4 } });
+  expect(hubspot.records('companies')).toHaveLength(4);
+  expect(hubspot.records('companies').find((c) => c.properties.external_account_id === 'acme')?.properties.mrr).toBe(
+    '901',
+  );
+});
+
 test("a 429 of HubSpot's ten-second policy is waited out for the interval its headers give, and every record lands once", async () => {
   const { engine, hubspot, sync } = await start({ sync: companiesSync('upsert'), sandbox: { intervalMs: 2000 } });
   expect(await engine.run(sync)).toMatchObject({ succeeded: 4 });
