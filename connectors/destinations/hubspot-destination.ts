@@ -149,7 +149,7 @@ export function nextDailyReset(now: Date, timeZone: string): Date {
 const NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 const ISO_MIDNIGHT = /^(\d{4}-\d{2}-\d{2})T00:00:00(\.0+)?(Z|[+-]00:?00)?$/;
 
-/** Property types HubSpot stores whatever text it gets (it may still check formats, e.g. email). */
+/** Enumeration field types that hold several options, written `a;b;c` (a multiple checkbox). */
 const MULTI_VALUE_FIELD_TYPES = new Set(['checkbox']);
 
 /** Errors of a 400 answer that are about the config, not a value: no retry or split can help. */
