@@ -12,11 +12,15 @@ import {
   setSchedulePaused,
   triggerController,
 } from './controller-activities';
+import { apiBudgetPause, isApiBudgetExhausted } from './api-budget-pause';
 import { deliverBatch, type DeliverInput } from './deliver-batch';
+import { deliverBulk, type DeliverBulkInput } from './deliver-bulk';
 import { DestinationPool, type EngineContext } from './engine-context';
 import { finishRun, type FinishInput } from './finish-run';
 import { notifyRun } from './notify-run';
+import { notifyStaleness, type StalenessAlertInput } from './notify-staleness';
 import { planRun } from './plan-run';
+import { writeSyncLogs } from './write-sync-logs';
 import type { RunInput, RunKind } from '../workflows/definitions';
 
 export function createActivities(ctx: EngineContext, pool: DestinationPool = new DestinationPool(ctx)) {
@@ -37,6 +41,7 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
         const {
           samples: _samples,
           deletionGuard: _guard,
+          toSend: _toSend,
           ...result
         } = await countingRequests(counter, () =>
           planRun(ctx, pool, input, {
@@ -47,13 +52,21 @@ export function createActivities(ctx: EngineContext, pool: DestinationPool = new
         const recordsPerBatch =
           result.batches > 1 ? (await ctx.store.readBatch(input.syncId, input.runNumber, 1)).length : undefined;
         return recordsPerBatch ? { ...result, recordsPerBatch } : result;
+      } catch (err) {
+        // The plan's describe found the connection's apiBudget spent: plan again in the next window.
+        if (isApiBudgetExhausted(err)) throw await apiBudgetPause(ctx, pool, input.syncId, err);
+        throw err;
       } finally {
         await ctx.store.countPlanApiCalls(input.syncId, input.runNumber, counter.requests);
       }
     },
     deliverBatch: (input: DeliverInput) => deliverBatch(ctx, pool, input),
+    deliverBulk: (input: DeliverBulkInput) => deliverBulk(ctx, pool, input),
     finishRun: (input: FinishInput) => finishRun(ctx, input, { onProgress: () => heartbeat() }),
     notifyRun: (input: { syncId: string; runNumber: number }) => notifyRun(ctx, pool, input),
+    notifyStaleness: (input: StalenessAlertInput) => notifyStaleness(ctx, pool, input),
+    writeSyncLogs: (input: { syncId: string; runNumber: number }) =>
+      writeSyncLogs(ctx, pool, input, { onProgress: () => heartbeat() }),
   };
 }
 

@@ -9,6 +9,7 @@ import { ConfigError } from '../config/config-problem';
 import { checkConfigAgainstWarehouse } from './check-model-columns';
 import { openSource } from '../connectors/sources/registry';
 import { deliveryShape, type Row } from '../connectors/destinations/destination';
+import type { BulkIngest } from '../connectors/destinations/bulk-ingest';
 import type { StagedRecord, StateStore } from '../state/state-store';
 import type { PlannedRun, RunInput } from '../workflows/definitions';
 import { deliveryTaskQueue, type DestinationPool, type EngineContext } from './engine-context';
@@ -76,6 +77,8 @@ export interface PlanOptions {
 class BatchWriter {
   private buffer: StagedRecord[] = [];
   batches = 0;
+  /** Staged records that need a request: upserts, and deletes of records the destination holds. */
+  readonly toSend = { upserts: 0, deletes: 0 };
   constructor(
     private readonly store: StateStore,
     private readonly syncId: string,
@@ -86,6 +89,8 @@ class BatchWriter {
   ) {}
   async add(record: StagedRecord): Promise<void> {
     this.buffer.push(record);
+    if (record.operation === 'upsert') this.toSend.upserts++;
+    else if (record.destinationId !== null) this.toSend.deletes++;
     if (this.buffer.length >= this.batchSize) await this.flush();
   }
   async flush(): Promise<void> {
@@ -102,7 +107,14 @@ export async function planRun(
   pool: DestinationPool,
   input: RunInput,
   options: PlanOptions = {},
-): Promise<PlanResult & { samples: PlanSample[]; deletionGuard: DeletionGuardVerdict | null }> {
+): Promise<
+  PlanResult & {
+    samples: PlanSample[];
+    deletionGuard: DeletionGuardVerdict | null;
+    /** The staged records that need a request, for `ebb plan`'s estimate of the bulk path's cost. */
+    toSend: { upserts: number; deletes: number };
+  }
+> {
   const dryRun = options.dryRun ?? false;
   const samples: PlanSample[] = [];
   const sample = (s: PlanSample) => {
@@ -436,10 +448,25 @@ export async function planRun(
   return {
     ...counts,
     batches: writer.batches,
+    delivery: deliveryPath(destination.bulk, writer.toSend),
+    toSend: writer.toSend,
     rowsRead: rowIndex,
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),
     window: deliveryShape(destination.limits).window,
     samples,
     deletionGuard,
   };
+}
+
+/**
+ * Bulk API 2.0 (activities/deliver-bulk.ts) for a run with at least the destination's threshold of
+ * records to send; sObject Collections, batch by batch, otherwise and for destinations without it.
+ */
+export function deliveryPath(
+  bulk: BulkIngest | undefined,
+  toSend: { upserts: number; deletes: number },
+): 'bulk' | 'collections' {
+  const threshold = bulk?.threshold ?? null;
+  const records = toSend.upserts + toSend.deletes;
+  return threshold !== null && records > 0 && records >= threshold ? 'bulk' : 'collections';
 }

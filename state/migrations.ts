@@ -3,6 +3,7 @@
  * published migration: add the next one. Column types are portable across SQLite and PostgreSQL.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { apiBudgetWindowsMigration } from './api-budget-windows';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': {
@@ -138,6 +139,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('snapshots').addColumn('field_hashes', 'text').execute();
     },
   },
+  '0006-bulk-jobs': {
+    // Bulk API 2.0 delivery (activities/deliver-bulk.ts): each ingest job's id, recorded before its
+    // CSV is uploaded, so an attempt after a worker crash polls the same job instead of sending the
+    // records again in a new one. A job holds one operation of the run's batches first..last.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('bulk_jobs')
+        .addColumn('sync_id', 'text', (c) => c.notNull())
+        .addColumn('run_number', 'integer', (c) => c.notNull())
+        .addColumn('first_batch', 'integer', (c) => c.notNull())
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('last_batch', 'integer', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('records', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addPrimaryKeyConstraint('bulk_jobs_pk', ['sync_id', 'run_number', 'first_batch', 'operation'])
+        .execute();
+    },
+  },
+  // One API budget per destination connection (state/api-budget-windows.ts).
+  '0007-api-budget-windows': apiBudgetWindowsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

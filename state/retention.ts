@@ -166,6 +166,12 @@ export async function pruneSync(
           .where('run_number', 'in', slice)
           .where((eb) => eb.or([eb('attempts', '=', 0), eb('delivered_at', 'is not', null)]))
           .execute();
+        await db
+          .deleteFrom('bulk_jobs')
+          .where('sync_id', '=', syncId)
+          .where('run_number', 'in', slice)
+          .where('finished_at', 'is not', null)
+          .execute();
       }
       options.onProgress?.();
     }

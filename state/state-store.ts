@@ -385,7 +385,7 @@ export class StateStore {
   /** Forgets what an earlier attempt of this run's plan staged, so a re-executed plan starts clean. */
   async clearPlan(syncId: string, runNumber: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const table of ['staged_records', 'batches', 'seen_keys', 'record_results'] as const) {
+      for (const table of ['staged_records', 'batches', 'seen_keys', 'record_results', 'bulk_jobs'] as const) {
         await trx.deleteFrom(table).where('sync_id', '=', syncId).where('run_number', '=', runNumber).execute();
       }
     });

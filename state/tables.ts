@@ -108,6 +108,23 @@ export interface StateTables {
   record_results: RecordResultsTable;
   seen_keys: SeenKeysTable;
   store_facts: StoreFactsTable;
+  bulk_jobs: BulkJobsTable;
+}
+
+/** A Bulk API 2.0 ingest job of a run (activities/deliver-bulk.ts), recorded before its upload. */
+export interface BulkJobsTable {
+  sync_id: string;
+  run_number: number;
+  /** The job holds the records of batches first_batch..last_batch of this operation. */
+  first_batch: number;
+  operation: 'upsert' | 'delete';
+  last_batch: number;
+  job_id: string;
+  /** The destination's last known state of the job (Open when created; JobComplete, Failed or Aborted when done). */
+  state: string;
+  records: number;
+  created_at: string;
+  finished_at: string | null;
 }
 
 export interface StoreFactsTable {

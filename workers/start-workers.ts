@@ -101,7 +101,8 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
       await Worker.create({
         ...common,
         taskQueue,
-        activities: { deliverBatch: activities.deliverBatch },
+        // A large run takes the bulk path: one deliverBulk instead of its deliverBatch activities.
+        activities: { deliverBatch: activities.deliverBatch, deliverBulk: activities.deliverBulk },
         maxConcurrentActivityTaskExecutions: shape.activitySlots,
         maxTaskQueueActivitiesPerSecond: shape.activitiesPerSecond,
       }),

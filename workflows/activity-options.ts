@@ -40,6 +40,23 @@ export const deliveryActivity: ActivityOptions = {
   },
 };
 
+/**
+ * Bulk delivery (Bulk API 2.0): one activity creates the run's jobs, uploads, then polls while
+ * Salesforce processes them, which may take hours for millions of records. It heartbeats every poll
+ * (and every few seconds during an upload), so a dead worker is noticed within the heartbeat timeout
+ * and the retry resumes polling the same job (recorded in the state store before its upload).
+ */
+export const bulkDeliveryActivity: ActivityOptions = {
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+};
+
 /** finish saves accepted rows' hashes to the warehouse (warehouse-side diff): up to one write per thousand records. */
 export const finishingActivity: ActivityOptions = {
   startToCloseTimeout: '30 minutes',

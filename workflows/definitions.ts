@@ -120,6 +120,8 @@ export interface ControllerState {
   lastRunNumber?: number;
   /** Recent runs that left failed or invalid records, newest last: what a replay can re-send. */
   runsWithFailures?: number[];
+  /** Set once the sync's overdue alert went out: the success (or start) it was overdue since; cleared on recovery. */
+  staleAlert?: { since: string };
 }
 
 /** What a controller keeps in its memo (key `ebb`), for `ebb status` to read from one list call. */
@@ -187,6 +189,12 @@ export interface PlannedRun {
   window: number;
   /** Records staged per batch (every batch full but the last), for the batches' summaries in the UI. */
   recordsPerBatch?: number;
+  /**
+   * How the batches go out: one delivery activity per batch through the destination's requests
+   * (collections; also when absent, in plans recorded before), or one activity sending them all
+   * through the destination's bulk jobs (Salesforce Bulk API 2.0).
+   */
+  delivery?: 'collections' | 'bulk';
 }
 
 export interface RunProgress {

@@ -19,7 +19,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { deliveryActivity, finishingActivity, planningActivity, shortActivity } from './activity-options';
+import {
+  bulkDeliveryActivity,
+  deliveryActivity,
+  finishingActivity,
+  planningActivity,
+  shortActivity,
+} from './activity-options';
 import {
   describeOutcome,
   progressQuery,
@@ -36,6 +42,24 @@ import { EbbFailedRecords, EbbLastRunOutcome } from './search-attributes';
 const { planRun } = proxyActivities<Activities>(planningActivity);
 const { finishRun } = proxyActivities<Activities>(finishingActivity);
 const { notifyRun } = proxyActivities<Activities>(shortActivity);
+const { writeSyncLogs } = proxyActivities<Activities>(finishingActivity);
+
+/**
+ * Copies the run's final record results to the warehouse's sync-log table (a no-op unless the
+ * model's source sets `syncLogs`). The run's outcome stands if the warehouse refuses: the failed
+ * activity is in the run's history and the worker's log, and the results stay in the state store.
+ */
+async function logRunToWarehouse(input: RunInput): Promise<void> {
+  if (!patched('warehouse-sync-logs')) return;
+  try {
+    await writeSyncLogs.executeWithOptions(
+      { ...finishingActivity, summary: `sync logs of run ${input.runNumber} to the warehouse` },
+      [{ syncId: input.syncId, runNumber: input.runNumber }],
+    );
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+  }
+}
 
 export async function syncRun(input: RunInput): Promise<RunSummary> {
   const progress: RunProgress = input.resume?.progress ?? {
@@ -107,6 +131,27 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     const { deliverBatch } = proxyActivities<Activities>({ ...deliveryActivity, taskQueue: plan.deliveryTaskQueue });
 
     let next = input.resume?.nextBatch ?? 1;
+    // A large run goes through the destination's bulk jobs (Salesforce Bulk API 2.0) in one activity
+    // that records every batch's outcomes as deliverBatch would; the lanes below then find nothing left.
+    if (plan.delivery === 'bulk' && !input.resume && plan.batches > 0 && patched('bulk-delivery')) {
+      const { deliverBulk } = proxyActivities<Activities>({
+        ...bulkDeliveryActivity,
+        taskQueue: plan.deliveryTaskQueue,
+      });
+      const result = await deliverBulk.executeWithOptions(
+        {
+          ...bulkDeliveryActivity,
+          taskQueue: plan.deliveryTaskQueue,
+          summary: `Bulk API 2.0: ${plan.batches} batches, ${progress.recordsTotal} records`,
+        },
+        [{ syncId: input.syncId, runNumber: input.runNumber }],
+      );
+      progress.batchesDone = plan.batches;
+      progress.succeeded += result.succeeded;
+      progress.failed += result.failed;
+      next = plan.batches + 1;
+      report();
+    }
     let stopTaking = false;
     // A fixed pool of lanes bounds the batches in flight; the task queue's own limits bound the rate.
     const lane = async (): Promise<void> => {
@@ -152,6 +197,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     }
     const message = describeFailure(err);
     summary = await finishRun({ syncId: input.syncId, runNumber: input.runNumber, status: 'failed', error: message });
+    await logRunToWarehouse(input);
     await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
     progress.phase = 'done';
     showOutcome(summary);
@@ -161,6 +207,7 @@ export async function syncRun(input: RunInput): Promise<RunSummary> {
     await condition(allHandlersFinished);
     return continueAsNew<typeof syncRun>({ ...input, resume: { ...handOver, progress: { ...progress } } });
   }
+  await logRunToWarehouse(input);
   await notifyRun({ syncId: input.syncId, runNumber: input.runNumber });
   progress.phase = 'done';
   const done = summary!;

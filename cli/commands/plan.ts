@@ -23,7 +23,10 @@ export async function planCommand(options: {
       { dryRun: true, samples: 5 },
     );
     const toSend = plan.added + plan.changed + plan.removed;
-    const apiRequests = destination.estimateRequests?.({ records: toSend, batches: plan.batches }) ?? plan.batches;
+    const bulk = plan.delivery === 'bulk' ? destination.bulk : undefined;
+    const apiRequests = bulk
+      ? bulk.estimateRequests(plan.toSend)
+      : (destination.estimateRequests?.({ records: toSend, batches: plan.batches }) ?? plan.batches);
     if (options.json)
       return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize, apiRequests });
     say(`plan for ${options.sync}${options.full ? ' (full resync)' : ''}: nothing is sent`);
@@ -37,9 +40,18 @@ export async function planCommand(options: {
           `delivered records would be deleted, more than the limit of ${plan.deletionGuard.limit} (${plan.deletionGuard.source}); ` +
           `to confirm the deletes: ebb run ${options.sync} --allow-deletes`,
       );
-    say(
-      `  ${count(toSend, 'record')} in ${count(plan.batches, 'batch', 'batches')} of up to ${destination.limits.batchSize} would be delivered, in about ${count(apiRequests, 'API request')}`,
-    );
+    if (bulk) {
+      // Polls depend on how long Salesforce takes to process the job, so the figure is an estimate.
+      say(
+        `  ${count(toSend, 'record')} would be delivered through ${bulk.describe()} ` +
+          `(runs with ${bulk.threshold ?? 0} or more records to send take it), in about ${count(apiRequests, 'API request')} (an estimate: per job, create, upload, close, ` +
+          `3 result downloads and the polls while Salesforce processes it)`,
+      );
+    } else {
+      say(
+        `  ${count(toSend, 'record')} in ${count(plan.batches, 'batch', 'batches')} of up to ${destination.limits.batchSize} would be delivered${destination.bulk ? ' through sObject Collections' : ''}, in about ${count(apiRequests, 'API request')}`,
+      );
+    }
     for (const s of plan.samples) {
       // Changed fields only: an update writes its key and the fields the warehouse changed.
       const writes = s.fields ? ` writes ${s.fields.length ? s.fields.join(', ') : 'only its key'}` : '';

@@ -37,8 +37,8 @@ export interface BulkJobInput {
   records: RecordToDeliver[];
   resumeJobId: string | null;
   jobCreated(jobId: string): Promise<void>;
-  /** Called between polls, so a long job keeps its activity alive. */
-  heartbeat(): void;
+  /** Called between polls with the job's state, so a long job keeps its activity alive and shows where it is. */
+  heartbeat(progress?: { jobId: string; state: string }): void;
   /** Waits between polls (cancellation-aware in an activity). */
   sleep(ms: number): Promise<void>;
 }

@@ -18,6 +18,7 @@
  *     destination lists in `transientRecordErrors`; the engine re-sends it a few times first.
  */
 import type { z } from 'zod';
+import type { BulkIngest } from './bulk-ingest';
 import type { ConnectionScope } from './connection-scope';
 
 export type Row = Record<string, unknown>;
@@ -191,6 +192,12 @@ export interface Destination {
    *   partialUpdateKeys: ['External_Id__c'],
    */
   readonly partialUpdateKeys?: readonly string[];
+  /**
+   * A bulk path for large runs (Salesforce Bulk API 2.0, bulk-ingest.ts): a run with at least
+   * `bulk.threshold` records to send goes through a few asynchronous jobs instead of one request per
+   * batch (activities/deliver-bulk.ts). Omit it where the destination has none.
+   */
+  readonly bulk?: BulkIngest;
   /** For `ebb plan`: the requests delivering this many records would take (default: one per `batchSize` records). */
   estimateRequests?(work: { records: number; batches: number }): number;
   /**

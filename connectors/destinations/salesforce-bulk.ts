@@ -100,8 +100,8 @@ export function createSalesforceBulk(input: {
   /** Polls until the job is done; every poll heartbeats. */
   const waitFor = async (id: string, job: BulkJobInput) => {
     for (;;) {
-      job.heartbeat();
       const info = await call((bulk) => jobOf(bulk, id).check());
+      job.heartbeat({ jobId: id, state: info.state });
       if (info.state === 'JobComplete' || info.state === 'Failed' || info.state === 'Aborted') return info;
       await job.sleep(settings.pollMs);
     }
@@ -158,7 +158,7 @@ export function createSalesforceBulk(input: {
         if (!newId)
           throw new TransientDestinationError(`Salesforce answered the creation of a ${object} job without its id`);
         await job.jobCreated(newId);
-        job.heartbeat();
+        job.heartbeat({ jobId: newId, state: 'Open' });
         await call((bulk) => jobOf(bulk, newId).uploadData(csv));
         await call((bulk) => jobOf(bulk, newId).close());
         id = newId;

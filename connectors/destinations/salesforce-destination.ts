@@ -42,8 +42,10 @@ import { findByExternalId, holdsPayload, payloadDifferences } from './salesforce
 import { SalesforceApiError, SalesforceSession, type ApiUsage } from './salesforce-session';
 import { isJwtBearer, jwtKeyProblem, salesforceAuthSchema } from './salesforce-auth';
 import type { ConnectionScope } from './connection-scope';
+import { apiBudgetSchema, ConnectionApiBudget } from './api-budget';
 import { SalesforceDescribes, type SObjectDescribe } from './salesforce-describe';
 import { checkMapping, isNumericField, parseTarget, valueFor, type MappingCheck } from './salesforce-mapping-checks';
+import { bulkSettings, createSalesforceBulk, salesforceBulkSchema } from './salesforce-bulk';
 
 /** sObject Collections accept at most 200 records or ids per request. */
 const collectionLimit = 200;
@@ -84,6 +86,7 @@ export const salesforceConnectionSchema = z
       .refine((v) => Number(v) >= 46, { message: 'apiVersion must be 46.0 or later (sObject Collections upsert)' })
       .default('60.0'),
     auth: salesforceAuthSchema,
+    apiBudget: apiBudgetSchema.optional(),
     limits: z
       .object({
         batchSize: z
@@ -100,6 +103,7 @@ export const salesforceConnectionSchema = z
       })
       .strict()
       .optional(),
+    bulk: salesforceBulkSchema.optional(),
   })
   // A misspelt key (`limts`, `loginURL`) would otherwise be dropped silently: report it with the closest key.
   .strict()
@@ -145,6 +149,7 @@ export const salesforceSyncOptionsSchema = z
         'Model column -> Salesforce field of the object (health: Health_Score__c), or -> a relationship and the ' +
           "parent's External ID field to look the parent up by (account_id: Account.External_Id__c)",
       ),
+    bulk: salesforceBulkSchema.optional(),
   })
   .loose();
 
@@ -194,7 +199,13 @@ function connectionState(
   baseDir: string | undefined,
 ): { session: SalesforceSession; describes: SalesforceDescribes } {
   const create = (subject: string) => {
-    const session = new SalesforceSession({ ...connection, baseDir }, subject);
+    // The share is counted where every worker sees it; without the engine's counter (validate
+    // --online, ebb plan from the CLI) the few requests made are not taken from it.
+    const budget =
+      connection.apiBudget && scope?.requestCounter
+        ? new ConnectionApiBudget(scope.name, connection.apiBudget, scope.requestCounter)
+        : undefined;
+    const session = new SalesforceSession({ ...connection, baseDir }, subject, budget);
     return { session, describes: new SalesforceDescribes(session) };
   };
   return scope ? scope.shared('salesforce', () => create(scope.subject)) : create(`sync ${syncId}`);
@@ -401,8 +412,17 @@ export function createSalesforceDestination(
     });
   };
 
+  const bulk = createSalesforceBulk({
+    session,
+    object: sync.object,
+    externalIdField: sync.externalId.to,
+    settings: bulkSettings(connection.bulk, sync.bulk, mode),
+    interpretRequestError,
+  });
+
   return {
     limits: salesforceLimits(connection.limits),
+    bulk,
 
     transientRecordErrors,
     // Upserts and updates match records by the external id; every other field may be left out.
@@ -483,7 +503,7 @@ export function createSalesforceDestination(
           continue;
         }
         const field = describedFields.get(target.field);
-        payload[target.field] = field ? valueFor({ column, field, object: sync.object, value }) : value;
+        payload[target.field] = field ? valueFor({ column, field, object: sync.object, value, sync: sync.id }) : value;
       }
       return { key, payload };
     },
