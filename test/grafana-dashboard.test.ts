@@ -90,7 +90,7 @@ async function registeredMetrics(): Promise<Map<string, Set<string>>> {
   for (const metric of await metricsRegistry.getMetricsAsJSON()) {
     const instance = metricsRegistry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] };
     const labels = new Set(instance.labelNames ?? []);
-    if (metric.type === 'histogram') {
+    if (String(metric.type) === 'histogram') {
       out.set(`${metric.name}_bucket`, new Set([...labels, 'le']));
       out.set(`${metric.name}_sum`, labels);
       out.set(`${metric.name}_count`, labels);
