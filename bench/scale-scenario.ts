@@ -352,7 +352,9 @@ export async function runScenario(
       );
     }
     const historyEvents: number[] = [];
-    for await (const c of client.workflow.list({ query: controllers })) historyEvents.push(c.historyLength);
+    // List results carry no history length on the dev server's visibility store; describe does.
+    for await (const c of client.workflow.list({ query: controllers }))
+      historyEvents.push((await client.workflow.getHandle(c.workflowId, c.runId).describe()).historyLength);
     historyEvents.sort((a, b) => a - b);
     const runs: ScenarioResult['runs'] = {
       rounds: settings.rounds,
