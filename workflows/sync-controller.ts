@@ -63,7 +63,7 @@ import { EbbDestination, EbbFailedRecords, EbbLastRunOutcome, EbbPaused, EbbSync
 import { syncRun } from './sync-run';
 import { renderControllerDetails, runDetails } from './controller-details';
 
-const { allocateRun, checkReplay, describeSync, schedulePaused, setSchedulePaused } =
+const { allocateRun, checkReplay, describeSync, notifyStaleness, schedulePaused, setSchedulePaused } =
   proxyActivities<Activities>(shortActivity);
 
 /** Rejected requests kept in the controller's state and details: enough to see what went wrong lately. */
@@ -100,8 +100,12 @@ export async function syncController(input: ControllerInput): Promise<void> {
   let described = false;
   let closedBecause: string | null = null;
 
-  const status = (): SyncStatus => {
+  /** No successful run for twice the schedule's interval (a paused sync is never overdue). */
+  const isOverdue = (): boolean => {
     const since = Date.parse(state.lastSuccessAt ?? state.startedAt ?? new Date().toISOString());
+    return scheduleIntervalMs !== null && !state.paused && Date.now() - since > 2 * scheduleIntervalMs;
+  };
+  const status = (): SyncStatus => {
     return {
       syncId,
       paused: state.paused,
@@ -111,7 +115,7 @@ export async function syncController(input: ControllerInput): Promise<void> {
       lastSuccessAt: state.lastSuccessAt,
       cursor: state.cursor ?? null,
       scheduleIntervalMs,
-      overdue: scheduleIntervalMs !== null && !state.paused && Date.now() - since > 2 * scheduleIntervalMs,
+      overdue: isOverdue(),
       requestSeq: state.requestSeq,
       completedThroughSeq: state.completedThroughSeq,
       skippedWhilePaused: state.skippedWhilePaused,
@@ -331,6 +335,9 @@ export async function syncController(input: ControllerInput): Promise<void> {
     return ms > 0 ? ms + 1 : null;
   };
 
+  // Beside the run loop, so a run stuck retrying (a destination down for hours) still alerts.
+  if (patched('staleness-alerts')) void watchStaleness().catch(() => undefined);
+
   try {
     await serve();
   } catch (err) {
@@ -339,6 +346,39 @@ export async function syncController(input: ControllerInput): Promise<void> {
     if (!isCancellation(err)) throw err;
     closedBecause = 'closed: the sync is no longer in the config';
     publish();
+  }
+
+  /**
+   * One alert when the sync becomes overdue and one when a run succeeds again: `state.staleAlert`
+   * (carried across continue-as-new) remembers the first, so neither repeats. Wakes when the sync
+   * would become overdue and whenever a run succeeds or the sync is paused or resumed.
+   */
+  async function watchStaleness(): Promise<void> {
+    const observed = () => `${state.lastSuccessAt}|${state.paused}`;
+    for (;;) {
+      const alerted = state.staleAlert;
+      if (alerted && state.lastSuccessAt !== null && state.lastSuccessAt !== alerted.since) {
+        await sendStalenessAlert({ kind: 'recovered', since: alerted.since, recoveredAt: state.lastSuccessAt });
+        state.staleAlert = undefined;
+      } else if (!alerted && isOverdue()) {
+        const since = state.lastSuccessAt ?? state.startedAt ?? new Date().toISOString();
+        await sendStalenessAlert({ kind: 'overdue', since });
+        state.staleAlert = { since };
+      }
+      const seen = observed();
+      const wait = state.staleAlert ? null : msUntilOverdue();
+      if (wait === null) await condition(() => observed() !== seen);
+      else await condition(() => observed() !== seen, wait);
+    }
+  }
+
+  /** An alert destination that refuses (a wrong channel) must not stop the controller: the failure is in its history. */
+  async function sendStalenessAlert(alert: { kind: 'overdue' | 'recovered'; since: string; recoveredAt?: string }) {
+    try {
+      await notifyStaleness({ syncId, scheduleIntervalMs, ...alert });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+    }
   }
 
   async function serve(): Promise<void> {
