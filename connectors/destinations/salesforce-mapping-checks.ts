@@ -87,7 +87,7 @@ export async function checkMapping(input: {
     problems.push({
       path: ['externalId', 'to'],
       message:
-        `field '${extField.name}' of ${object.name} is neither an External ID nor an idLookup field, so Salesforce cannot upsert by it. ` +
+        `field '${extField.name}' of ${object.name} is neither an External ID nor an idLookup field, so Salesforce cannot key the rows of column '${externalId.from}' by it. ` +
         (keys.length > 0
           ? `Fields it can key records by: ${keys.join(', ')}.`
           : `Mark a unique field of ${object.name} as External ID in Setup.`),
@@ -196,12 +196,22 @@ function validDate(text: string): boolean {
  * The value to send for `value` (already JSON-ready) into `field`, or a RecordPreparationError
  * naming the column and field when Salesforce would refuse it. Nulls pass: they clear the field.
  */
-export function valueFor(input: { column: string; field: DescribeField; object: string; value: unknown }): unknown {
+export function valueFor(input: {
+  column: string;
+  field: DescribeField;
+  object: string;
+  value: unknown;
+  /** The sync, named first in the message: `ebb records` across syncs, and alerts, show it. */
+  sync?: string;
+}): unknown {
   const { column, field, object, value } = input;
   if (value === null || value === undefined) return value;
   const where = `field ${field.name} of ${object}`;
   const refuse = (code: string, why: string) =>
-    new RecordPreparationError(`Column '${column}' ${why}; the record was not sent`, code);
+    new RecordPreparationError(
+      `${input.sync ? `sync ${input.sync}: ` : ''}Column '${column}' ${why}; the record was not sent`,
+      code,
+    );
   if (numericTypes.has(field.type)) {
     if (typeof value === 'string' && nonFinite.has(value)) {
       throw refuse(
