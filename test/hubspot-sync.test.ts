@@ -3,9 +3,11 @@
  * sandbox reached through the real @hubspot/api-client. The sandbox answers batch upserts out of
  * input order, so every destination id checked here proves results were matched by record.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parseConfig } from '../config/load-config';
 import { execDuckDb } from '../sandbox/warehouse/demo-warehouse';
 import {
@@ -224,6 +226,39 @@ async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
   }
   throw new Error('timed out waiting');
 }
+
+test('ebb verify reads the records back by idProperty and reports a CRM-side edit and an archived record', async () => {
+  const { engine, hubspot, sync } = await start({ sync: companiesSync('upsert') });
+  expect(await engine.run(sync)).toMatchObject({ succeeded: 4 });
+  // A HubSpot user edits one company and deletes another, through the API with the same portal.
+  const crm = (route: string, body: unknown) =>
+    fetch(`${hubspot.url}/crm/v3/objects/companies/batch/${route}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${hubspot.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  await crm('upsert', {
+    inputs: [{ idProperty: 'external_account_id', id: 'acme', properties: { health_score: '99' } }],
+  });
+  const globex = hubspot.records('companies').find((c) => c.properties.external_account_id === 'globex');
+  await crm('archive', { inputs: [{ id: globex?.id }] });
+
+  const verified = await promisify(execFile)(
+    'node',
+    [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'verify', sync, '--json'],
+    { env: { ...process.env, ...engine.env } },
+  ).catch((error: { stdout: string }) => error);
+  const report = JSON.parse(verified.stdout) as {
+    matching: number;
+    missing: Array<{ key: string }>;
+    changed: Array<{ key: string; fields: Array<{ field: string; sent: unknown; stored: unknown }> }>;
+  };
+  expect(report.matching).toBe(2);
+  expect(report.missing.map((m) => m.key)).toEqual(['globex']);
+  expect(report.changed).toEqual([
+    expect.objectContaining({ key: 'acme', fields: [{ field: 'health_score', sent: '38', stored: '99' }] }),
+  ]);
+});
 
 test('property mistakes are caught before any record is sent, each naming sync, column and property, also by validate --online', async () => {
   const { engine, hubspot, sync } = await start({
