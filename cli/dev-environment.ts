@@ -1,6 +1,6 @@
 /**
- * A whole ebb on one laptop: a Temporal dev server with its UI, the Salesforce, Slack and Meta sandboxes,
- * the demo DuckDB warehouse and a worker running examples/ebb.yaml. Used by `ebb dev` and the demo.
+ * A whole ebb on one laptop: a Temporal dev server with its UI, the Salesforce, Slack, Meta and HubSpot sandboxes,
+ * the webhook receiver sandbox, the demo DuckDB warehouse and a worker running examples/ebb.yaml. Used by `ebb dev` and the demo.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +8,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandbox/hubspot/hubspot-sandbox';
 import { startMetaSandbox, type MetaSandbox } from '../sandbox/meta/meta-sandbox';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
 import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
+import { startWebhookSandbox, type WebhookSandbox } from '../sandbox/webhook/webhook-sandbox';
 import { freePort, startDevServer, type DevServer } from '../sandbox/temporal-dev-server';
 import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
 import { openStateStore, type StateStore } from '../state/state-store';
@@ -29,6 +31,8 @@ import { installWorkerRuntime } from '../observability/runtime';
 // From dist/cli as from cli/: the package's own folder, where examples/ and .ebb/ are.
 const ROOT = packageRoot();
 export const DEMO_CONFIG = path.join(ROOT, 'examples', 'ebb.yaml');
+/** The webhook sandbox's signing secret, which the demo config reads (no secret: the sandbox is local). */
+const WEBHOOK_SECRET_FILE = path.join(ROOT, 'examples', 'webhook-sandbox.secret');
 
 export interface DevEnvironment {
   demoDir: string;
@@ -37,6 +41,8 @@ export interface DevEnvironment {
   salesforce: SalesforceSandbox;
   slack: SlackSandbox;
   meta: MetaSandbox;
+  webhook: WebhookSandbox;
+  hubspot: HubSpotSandbox;
   config: EbbConfig;
   client: Client;
   store: StateStore;
@@ -77,6 +83,16 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
   });
   const slack = await startSlackSandbox({ port: await portOr(8788), file: path.join(demoDir, 'slack-messages.json') });
   const meta = await startMetaSandbox({ port: await portOr(8791), file: path.join(demoDir, 'meta-audiences.json') });
+  // The receiver verifies with the secret examples/ebb.yaml signs with (its secretFile).
+  const webhook = await startWebhookSandbox({
+    port: await portOr(8793),
+    secret: fs.readFileSync(WEBHOOK_SECRET_FILE, 'utf8').trim(),
+    file: path.join(demoDir, 'webhook-records.json'),
+  });
+  const hubspot = await startHubSpotSandbox({
+    port: await portOr(8792),
+    file: path.join(demoDir, 'hubspot-records.json'),
+  });
 
   Object.assign(process.env, {
     EBB_DEMO_DIR: demoDir,
@@ -88,6 +104,10 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     SLACK_API_URL: slack.url,
     META_ACCESS_TOKEN: meta.token,
     META_API_URL: meta.url,
+    WEBHOOK_URL: webhook.url,
+    WEBHOOK_SECRET_FILE,
+    HUBSPOT_ACCESS_TOKEN: hubspot.token,
+    HUBSPOT_BASE_PATH: hubspot.url,
   });
   const config = loadConfigOrThrow(DEMO_CONFIG);
   const store = await openStateStore({ path: path.resolve(path.dirname(DEMO_CONFIG), config.state.path) });
@@ -114,6 +134,8 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
     salesforce,
     slack,
     meta,
+    webhook,
+    hubspot,
     config,
     client,
     store,
@@ -127,6 +149,8 @@ export async function startDevEnvironment(options: { fresh: boolean; demoDir?: s
       await salesforce.close();
       await slack.close();
       await meta.close();
+      await webhook.close();
+      await hubspot.close();
       await server.stop();
     },
   };
@@ -139,6 +163,8 @@ export function printDevEndpoints(env: DevEnvironment): void {
   say(`Salesforce sandbox:   ${env.salesforce.url}/__sandbox/records/Account`);
   say(`Slack sandbox:        ${env.slack.url.replace(/\/api\/$/, '')}/__sandbox/messages`);
   say(`Meta sandbox:         ${env.meta.url}/__sandbox/members`);
+  say(`Webhook receiver:     ${new URL('/__sandbox/records', env.webhook.url).href}`);
+  say(`HubSpot sandbox:      ${env.hubspot.url}/__sandbox/records/companies`);
   say(`Warehouse (DuckDB):   ${env.warehouse}`);
   say('');
   say('In another terminal, from this folder, the CLI finds this environment by itself (.ebb/dev.json):');
@@ -150,6 +176,8 @@ export function printDevEndpoints(env: DevEnvironment): void {
   );
   say(`  export SLACK_BOT_TOKEN=${env.slack.token} SLACK_API_URL=${env.slack.url}`);
   say(`  export META_ACCESS_TOKEN=${env.meta.token} META_API_URL=${env.meta.url}`);
+  say(`  export WEBHOOK_URL=${env.webhook.url} WEBHOOK_SECRET_FILE=${WEBHOOK_SECRET_FILE}`);
+  say(`  export HUBSPOT_ACCESS_TOKEN=${env.hubspot.token} HUBSPOT_BASE_PATH=${env.hubspot.url}`);
   say('  npx ebb run accounts-to-sf --wait');
   say(
     'Or in the UI: open workflow `sync/accounts-to-sf` and send it the signal or update runNow, fullResync, replayFailed, pause or resume.',
@@ -172,6 +200,10 @@ export function devEnvironmentFile(env: DevEnvironment): DevEnvironmentFile {
       SLACK_API_URL: env.slack.url,
       META_ACCESS_TOKEN: env.meta.token,
       META_API_URL: env.meta.url,
+      WEBHOOK_URL: env.webhook.url,
+      WEBHOOK_SECRET_FILE,
+      HUBSPOT_ACCESS_TOKEN: env.hubspot.token,
+      HUBSPOT_BASE_PATH: env.hubspot.url,
     },
   };
 }

@@ -18,6 +18,8 @@ const production = {
   SLACK_BOT_TOKEN: 'xoxb-real',
   SLACK_API_URL: '',
   META_API_URL: '',
+  HUBSPOT_BASE_PATH: '',
+  WEBHOOK_URL: 'https://hooks.example.com/ebb',
 };
 
 function channelWith(reference: string, env: Record<string, string | undefined>): unknown {

@@ -51,6 +51,8 @@ describe('loading ebb.yaml', () => {
       'accounts-to-sf',
       'at-risk-to-slack',
       'at-risk-contacts-to-meta',
+      'accounts-to-webhook',
+      'accounts-to-hubspot',
     ]);
     expect(config?.destinations.slack).toMatchObject({ type: 'slack', token: 'xoxb-secret-token' });
   });
@@ -277,7 +279,7 @@ describe('using a loaded config', () => {
   test('resolveSync of an unknown sync id lists the known ones', () => {
     expect(() => resolveSync(config, 'accounts-to-sfdc')).toThrow(UnknownSyncError);
     expect(() => resolveSync(config, 'accounts-to-sfdc')).toThrow(
-      "Unknown sync 'accounts-to-sfdc': did you mean 'accounts-to-sf'? (known syncs: accounts-to-sf, at-risk-to-slack, at-risk-contacts-to-meta)",
+      "Unknown sync 'accounts-to-sfdc': did you mean 'accounts-to-sf'? (known syncs: accounts-to-sf, at-risk-to-slack, at-risk-contacts-to-meta, accounts-to-webhook, accounts-to-hubspot)",
     );
   });
 

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { ExitError } from '../cli/exit-error';
 import { validateCommand } from '../cli/commands/validate';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../sandbox/salesforce/salesforce-sandbox';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandbox/hubspot/hubspot-sandbox';
 import { startMetaSandbox, type MetaSandbox } from '../sandbox/meta/meta-sandbox';
 import { startSlackSandbox, type SlackSandbox } from '../sandbox/slack/slack-sandbox';
 import { buildDemoWarehouse } from '../sandbox/warehouse/demo-warehouse';
@@ -56,7 +57,7 @@ async function runValidate(options: { file: string; json?: boolean; online?: boo
 test('ebb validate prints a summary for the sample config', async () => {
   const { output, thrown } = await runValidate({ file: sampleFile }, sampleEnv);
   expect(thrown).toBeUndefined();
-  expect(output).toBe('ok: 1 sources, 3 destinations, 2 models, 3 syncs\n');
+  expect(output).toBe('ok: 1 sources, 5 destinations, 2 models, 5 syncs\n');
 });
 
 test('ebb validate prints every problem with file, line, column, path and hint, then exits 1', async () => {
@@ -87,7 +88,7 @@ test('ebb validate --json prints ok, problems and summary', async () => {
     ok: true,
     problems: [],
     unreachable: [],
-    summary: { sources: 1, destinations: 3, models: 2, syncs: 3 },
+    summary: { sources: 1, destinations: 5, models: 2, syncs: 5 },
   });
 });
 
@@ -112,11 +113,13 @@ describe('ebb validate --online', () => {
   let salesforce: SalesforceSandbox;
   let slack: SlackSandbox;
   let meta: MetaSandbox;
+  let hubspot: HubSpotSandbox;
   let sandboxEnv: Record<string, string>;
   beforeAll(async () => {
     salesforce = await startSalesforceSandbox();
     slack = await startSlackSandbox();
     meta = await startMetaSandbox();
+    hubspot = await startHubSpotSandbox();
     sandboxEnv = {
       ...sampleEnv,
       SF_LOGIN_URL: salesforce.url,
@@ -126,12 +129,15 @@ describe('ebb validate --online', () => {
       SLACK_API_URL: slack.url,
       META_ACCESS_TOKEN: meta.token,
       META_API_URL: meta.url,
+      HUBSPOT_ACCESS_TOKEN: hubspot.token,
+      HUBSPOT_BASE_PATH: hubspot.url,
     };
   });
   afterAll(async () => {
     await salesforce.close();
     await slack.close();
     await meta.close();
+    await hubspot.close();
   });
 
   test('a config the destinations accept is ok, with nothing left unchecked', async () => {
@@ -182,5 +188,5 @@ withBinary('the ebb binary reports the five mistakes and exits with code 1', asy
     cwd: root,
     env: { ...process.env, ...sampleEnv },
   });
-  expect(stdout).toBe('ok: 1 sources, 3 destinations, 2 models, 3 syncs\n');
+  expect(stdout).toBe('ok: 1 sources, 5 destinations, 2 models, 5 syncs\n');
 });
