@@ -8,7 +8,7 @@
  *   await counter.take({ connection: 'salesforce', windowStart: '2026-12-02T00:00:00.000Z', share: 1000, requests: 1 });
  */
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { SharedRequestCounter } from '../connectors/destinations/api-budget';
+import { budgetWindow, type ApiBudgetConfig, type SharedRequestCounter } from '../connectors/destinations/api-budget';
 import type { StateStore } from './state-store';
 
 export interface ApiBudgetWindowsTable {
@@ -121,4 +121,21 @@ export async function apiBudgetWindow(
     .where('window_start', '=', windowStart)
     .executeTakeFirst();
   return row ? { used: row.used, share: row.share, alertedAt: row.alerted_at } : null;
+}
+
+/**
+ * How a connection stands against its apiBudget now, for `ebb plan`: what every worker took in the
+ * current window, the share (null for a maxPercent share no worker has computed this window) and
+ * when the window ends.
+ */
+export async function apiBudgetStanding(
+  store: StateStore,
+  connection: string,
+  config: ApiBudgetConfig,
+  now = Date.now(),
+): Promise<{ used: number; share: number | null; until: Date }> {
+  const window = budgetWindow(config, now);
+  const row = await apiBudgetWindow(store, connection, window.start.toISOString());
+  const fixed = config.requestsPerDay ?? null;
+  return { used: row?.used ?? 0, share: fixed ?? row?.share ?? null, until: window.end };
 }

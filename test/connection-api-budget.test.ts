@@ -209,6 +209,17 @@ describe('two syncs sharing one Salesforce connection', () => {
       expect(line).toContain(`paused for API budget until ${window.end.toISOString()}`);
     }
 
+    // `ebb plan` plans against the share: spent, so a run pauses until the window ends.
+    const plan = await promisify(execFile)(
+      process.execPath,
+      [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'plan', syncs[0] as string],
+      { env: { ...process.env, ...engine.env } },
+    );
+    expect(plan.stdout).toContain(
+      `API budget of destination 'crm': ${SHARE} of ${SHARE} requests used in the window until ${window.end.toISOString()}; this run needs about`,
+    );
+    expect(plan.stdout).toContain('so its syncs pause at the share until the window ends and go on then');
+
     const alerts = () => engine.slack.messages('#ebb-alerts').map((m) => m.text ?? '');
     await waitFor('the alert', () => Promise.resolve(alerts().length > 0));
     expect(alerts()).toHaveLength(1);

@@ -2,6 +2,9 @@
 import { DestinationPool } from '../../activities/engine-context';
 import { planRun } from '../../activities/plan-run';
 import { loadCliContext, openStore } from '../cli-context';
+import { apiBudgetSchema } from '../../connectors/destinations/api-budget';
+import { apiBudgetStanding } from '../../state/api-budget-windows';
+import type { StateStore } from '../../state/state-store';
 import { count, printJson, say } from '../output';
 
 export async function planCommand(options: {
@@ -27,8 +30,15 @@ export async function planCommand(options: {
     const apiRequests = bulk
       ? bulk.estimateRequests(plan.toSend)
       : (destination.estimateRequests?.({ records: toSend, batches: plan.batches }) ?? plan.batches);
+    const budget = await budgetOf(store, pool.resolve(options.sync).destination);
     if (options.json)
-      return printJson({ sync: options.sync, ...plan, batchSize: destination.limits.batchSize, apiRequests });
+      return printJson({
+        sync: options.sync,
+        ...plan,
+        batchSize: destination.limits.batchSize,
+        apiRequests,
+        ...(budget ? { apiBudget: budget } : {}),
+      });
     say(`plan for ${options.sync}${options.full ? ' (full resync)' : ''}: nothing is sent`);
     say(
       `  ${plan.added} to add, ${plan.changed} to change, ${plan.removed} to remove, ${plan.unchanged} unchanged, ${count(plan.invalid, 'invalid row')}`,
@@ -52,6 +62,7 @@ export async function planCommand(options: {
         `  ${count(toSend, 'record')} in ${count(plan.batches, 'batch', 'batches')} of up to ${destination.limits.batchSize} would be delivered${destination.bulk ? ' through sObject Collections' : ''}, in about ${count(apiRequests, 'API request')}`,
       );
     }
+    if (budget) say(`  ${describeBudget(budget, apiRequests)}`);
     for (const s of plan.samples) {
       // Changed fields only: an update writes its key and the fields the warehouse changed.
       const writes = s.fields ? ` writes ${s.fields.length ? s.fields.join(', ') : 'only its key'}` : '';
@@ -61,4 +72,29 @@ export async function planCommand(options: {
     await pool.closeAll();
     await store.close();
   }
+}
+
+/** The destination connection's apiBudget now (what every worker took this window), if it has one. */
+async function budgetOf(
+  store: StateStore,
+  destination: { name: string; connection: unknown },
+): Promise<{ connection: string; used: number; share: number | null; until: string } | null> {
+  const config = apiBudgetSchema.safeParse((destination.connection as { apiBudget?: unknown }).apiBudget);
+  if (!config.success || config.data === undefined) return null;
+  const standing = await apiBudgetStanding(store, destination.name, config.data);
+  return { connection: destination.name, ...standing, until: standing.until.toISOString() };
+}
+
+/** "API budget of destination 'crm': 420 of 1000 requests used in the window until <time>; this run fits in it." */
+function describeBudget(
+  budget: { connection: string; used: number; share: number | null; until: string },
+  needed: number,
+): string {
+  const head = `API budget of destination '${budget.connection}': ${budget.used} of ${budget.share ?? 'its share of'} requests used in the window until ${budget.until}`;
+  if (budget.share === null)
+    return `${head} (the share is known once the org's allowance is read at the first request)`;
+  const left = Math.max(0, budget.share - budget.used);
+  return needed <= left
+    ? `${head}; this run fits in the ${left} left`
+    : `${head}; this run needs about ${needed}, so its syncs pause at the share until the window ends and go on then`;
 }

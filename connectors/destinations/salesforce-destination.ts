@@ -200,7 +200,7 @@ function connectionState(
 ): { session: SalesforceSession; describes: SalesforceDescribes } {
   const create = (subject: string) => {
     // The share is counted where every worker sees it; without the engine's counter (validate
-    // --online, ebb plan from the CLI) the few requests made are not taken from it.
+    // --online) the few requests made are not taken from it.
     const budget =
       connection.apiBudget && scope?.requestCounter
         ? new ConnectionApiBudget(scope.name, connection.apiBudget, scope.requestCounter)
