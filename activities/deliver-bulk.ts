@@ -28,6 +28,7 @@ import {
   type DeliverResult,
   type StagedToDeliver,
 } from './deliver-batch';
+import { apiBudgetPause, isApiBudgetExhausted } from './api-budget-pause';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
 
@@ -123,6 +124,8 @@ export async function deliverBulk(
       }
     }
   } catch (err) {
+    // The connection's apiBudget share is spent: wait for the next window; a resumed job is polled then.
+    if (isApiBudgetExhausted(err)) throw await apiBudgetPause(ctx, pool, syncId, err);
     if (err instanceof Error && err.name === 'BulkUploadTooLargeError') {
       throw ApplicationFailure.create({
         type: err.name,
