@@ -7,8 +7,12 @@
  *
  * The same responses carry what the metrics of rate limits and budgets need: status 429 with its
  * Retry-After, and Salesforce's `Sforce-Limit-Info: api-usage=<used>/<limit>`.
+ *
+ * When tracing is on (tracing.ts), each destination request is also a client span inside its
+ * activity's span, naming the method, host and status (not the path, which may hold a record key).
  */
 import diagnostics from 'node:diagnostics_channel';
+import * as otel from '@opentelemetry/api';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { EbbConfig } from '../config/schema';
 import { activityScope } from './activity-scope';
@@ -18,12 +22,18 @@ interface Pending {
   destination: string;
   started: number;
   done: boolean;
+  span: otel.Span;
 }
 
 const pending = new WeakMap<object, Pending>();
 /** `host:port` of warehouses reached over HTTP, whose requests are not destination calls. */
 const sourceHosts = new Set<string>();
 let subscribed = false;
+
+/** Requests to `host` (`host:port`) are not destination calls: the trace exporter's own, for one. */
+export function ignoreRequestsTo(host: string): void {
+  sourceHosts.add(host);
+}
 
 /** Subscribes once per process; later calls only add the config's source hosts. */
 export function measureDestinationRequests(config?: Pick<EbbConfig, 'sources'>): void {
@@ -35,7 +45,7 @@ export function measureDestinationRequests(config?: Pick<EbbConfig, 'sources'>):
   subscribed = true;
   diagnostics.subscribe('http.client.request.start', (message) => {
     const request = (message as { request: ClientRequest }).request;
-    const entry = begin(String(request.getHeader('host') ?? request.host));
+    const entry = begin(String(request.getHeader('host') ?? request.host), request.method);
     if (!entry) return;
     pending.set(request, entry);
     // No response by the time the request closes: it failed (refused, reset, timed out).
@@ -47,8 +57,8 @@ export function measureDestinationRequests(config?: Pick<EbbConfig, 'sources'>):
     if (entry) finish(entry, String(response.statusCode ?? 'error'), (name) => response.headers[name]);
   });
   diagnostics.subscribe('undici:request:create', (message) => {
-    const request = (message as { request: { origin?: string | URL } }).request;
-    const entry = begin(request.origin ? new URL(String(request.origin)).host : '');
+    const request = (message as { request: { origin?: string | URL; method?: string } }).request;
+    const entry = begin(request.origin ? new URL(String(request.origin)).host : '', request.method);
     if (entry) pending.set(request, entry);
   });
   diagnostics.subscribe('undici:request:headers', (message) => {
@@ -65,10 +75,15 @@ export function measureDestinationRequests(config?: Pick<EbbConfig, 'sources'>):
   });
 }
 
-function begin(host: string): Pending | undefined {
+function begin(host: string, method = 'GET'): Pending | undefined {
   const destination = activityScope()?.destination;
   if (!destination || host.endsWith('.snowflakecomputing.com') || sourceHosts.has(host)) return undefined;
-  return { destination, started: performance.now(), done: false };
+  // A no-op span unless tracing.ts installed a tracer provider.
+  const span = otel.trace.getTracer('ebb').startSpan(`${method} ${destination}`, {
+    kind: otel.SpanKind.CLIENT,
+    attributes: { 'http.request.method': method, 'server.address': host, 'ebb.destination': destination },
+  });
+  return { destination, started: performance.now(), done: false, span };
 }
 
 function finish(
@@ -78,6 +93,10 @@ function finish(
 ): void {
   if (entry.done) return;
   entry.done = true;
+  if (status === 'error') entry.span.setAttribute('error.type', 'no response');
+  else entry.span.setAttribute('http.response.status_code', Number(status));
+  if (status === 'error' || Number(status) >= 400) entry.span.setStatus({ code: otel.SpanStatusCode.ERROR });
+  entry.span.end();
   observeRequest(entry.destination, status, (performance.now() - entry.started) / 1000);
   if (!header) return;
   if (status === '429') observeRateLimit(entry.destination, retryAfterSeconds(first(header('retry-after'))));

@@ -16,6 +16,7 @@ import { measureDestinationRequests } from '../observability/http-metrics';
 import { watchStaleness } from '../observability/metrics';
 import { logRunEvents } from '../observability/run-logs';
 import { observeRunMetrics } from '../observability/run-metrics';
+import { processTracing } from '../observability/tracing';
 import { deliveryShape, type DestinationLimits } from '../connectors/destinations/destination';
 import { claimDeployment, stateStoreName } from '../state/deployment-claim';
 import type { StateStore } from '../state/state-store';
@@ -81,8 +82,23 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
     : { workflowsPath: require.resolve('../workflows') };
   // Every activity runs in a scope naming its sync, run and batch, for the metrics and logs (observability/).
   measureDestinationRequests(input.config);
-  const interceptors = { activity: [activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents])] };
-  const common = { connection: input.connection, namespace: input.namespace ?? 'default', interceptors };
+  // Traces when the OTEL_* variables ask for them (observability/tracing.ts): the tracing interceptor
+  // comes first, so the activity's span is open around everything the activity does.
+  const tracing = processTracing();
+  const interceptors = {
+    activity: [
+      ...(tracing?.activityInterceptors ?? []),
+      activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents]),
+    ],
+    // A pre-built bundle must have been bundled with these modules (see test/tracing.test.ts).
+    ...(tracing && !input.workflowBundle ? { workflowModules: tracing.workflowModules } : {}),
+  };
+  const common = {
+    connection: input.connection,
+    namespace: input.namespace ?? 'default',
+    interceptors,
+    ...(tracing ? { sinks: tracing.sinks } : {}),
+  };
 
   const selection = input.queues ?? ALL_QUEUES;
   const selected = (name: string) => selection.destinations === 'all' || selection.destinations.includes(name);
@@ -112,6 +128,7 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     unwatch();
     await pool.closeAll();
+    await tracing?.forceFlush();
   });
   return {
     done,
