@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/record-histories.ts <dir>`: runs the engine's typical scenarios against a fresh
+ * `npx tsx scripts/record-histories.ts <dir> [scenario...]`: runs the engine's typical scenarios against a fresh
  * Temporal dev server and writes each controller's and run's event history to `<dir>/<scenario>.json`.
  * test/workflow-replay.test.ts replays the committed ones (test/histories/) against the current
  * workflow code, so a change that would break workflows already running in production fails CI.
@@ -67,6 +67,18 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // Bulk API 2.0 delivery (patched 'bulk-delivery'): an upsert job, then a mirror run's delete job.
+    name: 'bulk-upsert-then-delete',
+    generated: 20,
+    extra: '\n    mode: mirror\n    bulk: { above: 2, pollSeconds: 0.1 }',
+    async play(engine, sync) {
+      const first = await engine.run(sync);
+      await execDuckDb(engine.warehouse, "delete from account_health where account_id in ('acme', 'globex')");
+      const second = await engine.run(sync);
+      return [first.runNumber, second.runNumber];
+    },
+  },
+  {
     name: 'many-batches-continue-as-new',
     generated: 400,
     salesforceLimits: '{ batchSize: 2, maxConcurrency: 4, requestsPerSecond: 500 }',
@@ -96,7 +108,8 @@ async function main(): Promise<void> {
   });
   process.env.EBB_TEST_TEMPORAL_ADDRESS = server.address;
   try {
-    for (const scenario of scenarios) {
+    const only = process.argv.slice(3);
+    for (const scenario of scenarios.filter((s) => only.length === 0 || only.includes(s.name))) {
       const engine = await startEngine({
         generated: scenario.generated ?? 20,
         ...(scenario.salesforceLimits ? { salesforceLimits: scenario.salesforceLimits } : {}),
