@@ -5,6 +5,7 @@
  * Memory holds one source chunk and one batch at a time, whatever the model size. Re-executing the
  * plan (after a crash) first clears what an earlier attempt staged, so it is idempotent.
  */
+import { budgetPrefersBulk } from './api-budget-plan';
 import { ConfigError } from '../config/config-problem';
 import { checkConfigAgainstWarehouse } from './check-model-columns';
 import { openSource } from '../connectors/sources/registry';
@@ -445,10 +446,22 @@ export async function planRun(
   } else {
     await store.setRunPlanned(syncId, runNumber, { ...counts, batches: writer.batches, cursorFrom, cursorTo });
   }
+  // The connection's apiBudget may call for Bulk below its threshold (api-budget-plan.ts).
+  const delivery =
+    deliveryPath(destination.bulk, writer.toSend) === 'bulk' ||
+    (await budgetPrefersBulk({
+      store,
+      destination: resolved.destination,
+      sending: destination,
+      toSend: writer.toSend,
+      batches: writer.batches,
+    }))
+      ? 'bulk'
+      : 'collections';
   return {
     ...counts,
     batches: writer.batches,
-    delivery: deliveryPath(destination.bulk, writer.toSend),
+    delivery,
     toSend: writer.toSend,
     rowsRead: rowIndex,
     deliveryTaskQueue: deliveryTaskQueue(ctx.taskQueue, resolved.destination.name),

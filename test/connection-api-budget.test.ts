@@ -240,3 +240,54 @@ describe('two syncs sharing one Salesforce connection', () => {
     await secondStore.close();
   }, 300_000);
 });
+
+describe('a sync on a connection with little of its share left', () => {
+  let engine: EngineHarness;
+  afterEach(async () => {
+    await engine.stop();
+  });
+
+  test('goes through one Bulk API 2.0 job when collections would not fit what is left, and ebb plan says why', async () => {
+    engine = await startEngine({
+      generated: 40,
+      extraDestinationsYaml: `
+  crm:
+    type: salesforce
+    loginUrl: \${SF_LOGIN_URL}
+    auth:
+      clientId: \${SF_CLIENT_ID}
+      clientSecret: \${SF_CLIENT_SECRET}
+    limits: { batchSize: 1 }
+    apiBudget: { requestsPerDay: 30, windowSeconds: 3600 }
+    bulk: { pollSeconds: 0.2 }
+`,
+      syncsYaml: ({ suffix }) => `
+  accounts-${suffix}:
+    model: account_health
+    destination: crm
+    object: Account
+    externalId: { from: account_id, to: External_Id__c }
+    mapping: { name: Name, health: Health_Score__c }
+`,
+    });
+    const sync = `accounts-${engine.suffix}`;
+    const records = 40 + SEED_ACCOUNTS.length;
+    // 44 records at one a request would take 44 requests of a 30-request share; a Bulk job takes a handful.
+    const plan = await promisify(execFile)(
+      process.execPath,
+      [path.join(__dirname, '..', 'bin', 'ebb.js'), '--config', engine.configFile, 'plan', sync],
+      { env: { ...process.env, ...engine.env } },
+    );
+    expect(plan.stdout).toContain(
+      "through Bulk API 2.0, one job per 100,000 records, polled every 0.2 s (sObject Collections would need more requests than the connection's apiBudget has left)",
+    );
+
+    const run = await engine.run(sync);
+    expect(run).toMatchObject({ status: 'succeeded', succeeded: records, failed: 0 });
+    expect(engine.sf.bulkJobs()).toHaveLength(1);
+    expect(engine.sf.stats().upsertRequests).toBe(0);
+    expect(engine.sf.records('Account')).toHaveLength(records);
+    const stats = engine.sf.stats();
+    expect(stats.total - stats.tokenRequests).toBeLessThanOrEqual(30);
+  });
+});

@@ -54,7 +54,7 @@ export async function planCommand(options: {
       // Polls depend on how long Salesforce takes to process the job, so the figure is an estimate.
       say(
         `  ${count(toSend, 'record')} would be delivered through ${bulk.describe()} ` +
-          `(runs with ${bulk.threshold ?? 0} or more records to send take it), in about ${count(apiRequests, 'API request')} (an estimate: per job, create, upload, close, ` +
+          `(${toSend >= (bulk.threshold ?? 0) ? `runs with ${bulk.threshold ?? 0} or more records to send take it` : "sObject Collections would need more requests than the connection's apiBudget has left"}), in about ${count(apiRequests, 'API request')} (an estimate: per job, create, upload, close, ` +
           `3 result downloads and the polls while Salesforce processes it)`,
       );
     } else {
