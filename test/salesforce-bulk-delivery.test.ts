@@ -153,7 +153,7 @@ test('a 50,000-record sync goes through one Bulk API 2.0 job and every record ge
   expect(e.sf.stats().upsertRequests).toBe(1);
 }, 120_000);
 
-test('ebb plan says which path a run takes and its request cost, and a mirror run deletes through a Bulk delete job', async () => {
+test('ebb plan says which path a run takes and its request cost; a record the job found locked goes again through collections; a mirror run deletes through a Bulk delete job', async () => {
   const e = (engine = await startEngine({
     generated: 0,
     salesforceLimits: '{ maxConcurrency: 2 }',
@@ -176,7 +176,12 @@ test('ebb plan says which path a run takes and its request cost, and a mirror ru
     '1000 records in 1 batch of up to 200 would be delivered through sObject Collections, in about 5 API requests',
   );
 
+  // acme's row is locked while the job saves it, then free.
+  e.sf.injectFaults({ lockErrors: { keys: ['acme'], count: 1 } });
   expect(await e.run(bulkSync)).toMatchObject({ status: 'succeeded', added: 1000, succeeded: 1000 });
+  expect(e.sf.bulkJobs()[0]?.numberRecordsFailed).toBe(1);
+  expect(e.sf.stats().upsertRequests).toBe(1);
+  expect(e.sf.records('Account').filter((a) => a.External_Id__c === 'acme')).toHaveLength(1);
   await execDuckDb(
     e.warehouse,
     `DELETE FROM account_health WHERE account_id LIKE 'bulk-%' AND account_id <= 'bulk-000600'`,
@@ -191,7 +196,7 @@ test('ebb plan says which path a run takes and its request cost, and a mirror ru
     ['delete', 600],
   ]);
   expect(e.sf.records('Account')).toHaveLength(400);
-  expect(e.sf.stats().upsertRequests + e.sf.stats().deleteRequests).toBe(0);
+  expect(e.sf.stats().deleteRequests).toBe(0);
 }, 120_000);
 
 test('a worker killed while Salesforce processes the job: the next worker polls the same job instead of sending the records again', async () => {

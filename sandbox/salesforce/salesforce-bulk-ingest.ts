@@ -101,6 +101,8 @@ export class BulkIngest {
   constructor(
     private readonly org: SalesforceOrg,
     private options: BulkIngestOptions = {},
+    /** The sandbox's lockErrors fault: an upserted record whose row is locked fails UNABLE_TO_LOCK_ROW, as in collections. */
+    private readonly rowLocks: { isLocked?: (key: string) => boolean } = {},
   ) {}
 
   configure(options: BulkIngestOptions): void {
@@ -403,7 +405,7 @@ export class BulkIngest {
   private saveRecords(job: Job, records: Array<Record<string, unknown>>): SaveResult[] {
     const body = { allOrNone: false, records };
     if (job.info.operation === 'upsert')
-      return this.org.upsert(job.info.object, job.info.externalIdFieldName ?? 'Id', body);
+      return this.org.upsert(job.info.object, job.info.externalIdFieldName ?? 'Id', body, this.rowLocks);
     if (job.info.operation === 'insert') return this.org.create(body).map((r) => ({ ...r, created: r.success }));
     return this.org.update(body);
   }

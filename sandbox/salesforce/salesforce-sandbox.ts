@@ -27,7 +27,7 @@
  * Besides those: slowResponse delays a request by `slowResponseMs` (default 2000) and latencyMs
  * every request; `probabilities.expireSessions` invalidates every token issued so far before a
  * request, as an admin revoking sessions mid-run (`expireSessions: true` does it once, now);
- * lockErrors fail single records of collections upserts with UNABLE_TO_LOCK_ROW (by key, count or
+ * lockErrors fail single records of collections upserts (and of Bulk upsert jobs) with UNABLE_TO_LOCK_ROW (by key, count or
  * probability); dailyApiLimit/apiUsed exhaust the daily budget (403 REQUEST_LIMIT_EXCEEDED).
  * Stats count every fault answered (unavailableResponses, htmlErrorPages, throttledResponses,
  * droppedConnections, lostResponses, slowResponses, sessionsExpired, recordsLocked).
@@ -242,7 +242,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const clientSecret = options.clientSecret ?? 'ebb-sandbox-client-secret';
   const staticToken = options.accessToken ?? `${orgId.slice(0, 15)}!ebb-sandbox-static-token`;
   const org = new SalesforceOrg(options.objects ?? defaultObjects, options.file);
-  const bulk = new BulkIngest(org, options.bulk);
+  // Called only while serving requests, after isLocked below is defined.
+  const bulk = new BulkIngest(org, options.bulk, { isLocked: (key) => isLocked(key) });
   const tokens = new Set<string>([staticToken]);
   let stats = emptyStats();
   let faults: Required<Omit<SalesforceSandboxFaults, 'expireSessions' | 'lockErrors' | 'probabilities' | 'seed'>> = {
