@@ -4,6 +4,7 @@
  * many runs keep failing, and one recovered alert when a run succeeds again. Real Temporal, ebb's
  * workers, a DuckDB warehouse and the Salesforce and Slack sandboxes.
  */
+import { requestRun } from '../cli/sync-control';
 import { execDuckDb } from '../sandbox/warehouse/demo-warehouse';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { salesforceSyncYaml } from './harness/sync-yaml';
@@ -70,3 +71,31 @@ test('an overdue sync alerts once while its runs keep failing, and once more whe
   expect(alerts('is overdue')).toHaveLength(1);
   expect(alerts('recovered')).toHaveLength(1);
 });
+
+test('a run stuck retrying a destination that is down still raises the overdue alert, and its success the recovered one', async () => {
+  engine = await startEngine({
+    generated: 5,
+    syncsYaml: ({ suffix }) =>
+      salesforceSyncYaml(`stuck-${suffix}`, {
+        extra: "\n    schedule: { every: 2s }\n    alert: { destination: slack, channel: '#ebb-alerts' }",
+      }),
+  });
+  const sync = `stuck-${engine.suffix}`;
+  const alerts = (word: string) => engine.slack.messages('#ebb-alerts').filter((m) => m.text.includes(word));
+  expect((await engine.run(sync)).status).toBe('succeeded');
+
+  // Salesforce answers 503 to everything: the full resync's deliveries retry with backoff, and the run stays open.
+  engine.sf.injectFaults({ serverUnavailable: 1_000_000 });
+  await requestRun(engine.client, sync, engine.names, { kind: 'full' });
+  const overdue = await waitFor('the overdue alert', () => alerts('is overdue')[0]);
+  const stuck = await engine.status(sync);
+  expect(stuck.currentRun).not.toBeNull();
+  expect(overdue.text).toMatch(/still (planning|delivering)/);
+
+  engine.sf.injectFaults({ serverUnavailable: 0 });
+  await waitFor('the recovered alert', () => alerts('recovered')[0], 60_000);
+  const recovered = await engine.status(sync);
+  expect(recovered).toMatchObject({ overdue: false, lastRun: { kind: 'full', status: 'succeeded' } });
+  expect(alerts('is overdue')).toHaveLength(1);
+  expect(alerts('recovered')).toHaveLength(1);
+}, 120_000);
