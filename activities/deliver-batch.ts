@@ -18,7 +18,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
 import { countDeliveredRecords } from '../observability/record-metrics';
-import type { RecordResult } from '../state/state-store';
+import type { RecordResult, StagedRecord } from '../state/state-store';
 import type { RecordStatus } from '../state/tables';
 import type { DestinationPool, EngineContext } from './engine-context';
 import { defaultRecordRetryPolicy, deliverRetryingTransientRecords } from './record-retries';
@@ -68,14 +68,7 @@ export async function deliverBatch(
   if (previous) return previous;
 
   const staged = await store.readBatch(syncId, runNumber, batchNumber);
-  const records: StagedToDeliver[] = staged.map((r) => ({
-    key: r.key,
-    payload: r.payload,
-    operation: r.operation,
-    destinationId: r.destinationId,
-    hash: r.hash,
-    fieldHashes: r.fieldHashes ?? null,
-  }));
+  const records = staged.map(toDeliver);
   // Everything from here on is counted, the session's token and describe requests and the usage
   // check included: they are requests this run made (the batch that made them carries them).
   const counter = { requests: 0 };
@@ -193,6 +186,18 @@ async function deliverRecords(
   return tally;
 }
 
+/** A staged record as the destination receives it (bulk delivery reads staged batches the same way). */
+export function toDeliver(r: StagedRecord): StagedToDeliver {
+  return {
+    key: r.key,
+    payload: r.payload,
+    operation: r.operation,
+    destinationId: r.destinationId,
+    hash: r.hash,
+    fieldHashes: r.fieldHashes ?? null,
+  };
+}
+
 export function toRecordResult(
   o: RecordOutcome,
   record: StagedToDeliver,
@@ -220,7 +225,7 @@ export function toRecordResult(
       };
 }
 
-function chunked<T>(items: readonly T[], size: number): T[][] {
+export function chunked<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

@@ -22,8 +22,10 @@ import { countingRequests } from '../connectors/destinations/request-counter';
 import { countDeliveredRecords } from '../observability/record-metrics';
 import { bulkJobFor, finishBulkJob, recordBulkJob, type BulkJobSlot } from '../state/bulk-jobs';
 import {
+  chunked,
   pauseForApiBudget,
   toActivityFailure,
+  toDeliver,
   toRecordResult,
   type DeliverResult,
   type StagedToDeliver,
@@ -186,18 +188,7 @@ async function deliverGroup(group: JobGroup, pending: BatchRow[], d: GroupDelive
   }
   const staged = new Map<number, StagedToDeliver[]>();
   for (const batch of group.batches) {
-    const rows = await store.readBatch(syncId, runNumber, batch.batch_number);
-    staged.set(
-      batch.batch_number,
-      rows.map((r) => ({
-        key: r.key,
-        payload: r.payload,
-        operation: r.operation,
-        destinationId: r.destinationId,
-        hash: r.hash,
-        fieldHashes: r.fieldHashes ?? null,
-      })),
-    );
+    staged.set(batch.batch_number, (await store.readBatch(syncId, runNumber, batch.batch_number)).map(toDeliver));
   }
   const all = [...staged.values()].flat();
   const outcomes = new Map<string, RecordOutcome>();
@@ -268,8 +259,7 @@ async function retryTransient(
   if (again.length === 0) return sent;
   const retried = new Map<string, RecordOutcome>();
   const beat = () => d.heartbeat({ phase: `re-sending ${again.length} records the job found locked` });
-  for (let i = 0; i < again.length; i += d.destination.limits.batchSize) {
-    const part = again.slice(i, i + d.destination.limits.batchSize);
+  for (const part of chunked(again, d.destination.limits.batchSize)) {
     const outcomes = await deliverRetryingTransientRecords(
       part,
       (chunk: RecordToDeliver[]) =>
