@@ -130,7 +130,9 @@ export async function writeRunLog(
   logs: SyncLogTable,
   input: { syncId: string; runNumber: number; pages: AsyncIterable<SyncLogRow[]>; now?: Date },
 ): Promise<number> {
-  await logs.prepare();
+  // Two workers creating the schema or table at once can race (PostgreSQL reports a duplicate
+  // catalog entry for the loser); the second try finds them created.
+  await logs.prepare().catch(() => logs.prepare());
   const now = input.now ?? new Date();
   const cutoff = new Date(now.getTime() - logs.retentionDays * 86_400_000).toISOString();
   let written = 0;

@@ -181,6 +181,11 @@ export function createDuckDbSource(config: DuckDbSourceConfig): Source {
             const connection = await (await instance()).connect();
             const execute = async (sql: string, params: readonly (string | number | null)[] = []) => {
               await connection.run(sql, [...params]).catch((error: unknown) => {
+                // Two runs' writes meeting on the same rows (the retention delete): the retry succeeds.
+                if (/conflict/i.test(messageOf(error)))
+                  throw new TransientSourceError(`DuckDB sync logs write conflicted: ${messageOf(error)}`, {
+                    cause: error,
+                  });
                 throw queryError(sql, error);
               });
             };
