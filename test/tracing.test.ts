@@ -4,12 +4,8 @@
  * The collector is a tiny in-process OTLP/HTTP receiver; the run is real (dev server, ebb's workers,
  * the Salesforce sandbox through jsforce).
  */
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { tracingRequested } from '../observability/tracing';
 import { startEngine, type EngineHarness } from './harness/engine';
 import { salesforceSyncYaml } from './harness/sync-yaml';
@@ -46,23 +42,9 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
   process.env.OTEL_BSP_SCHEDULE_DELAY = '100';
-  // Workflow spans come from interceptors bundled with the workflow code (a worker bundling at start
-  // adds them itself; the tests' shared bundle has none).
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: console.error,
-    },
-  });
-  const bundle = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ebb-traced-')), 'workflow-bundle.js');
-  fs.writeFileSync(bundle, code);
-  process.env.EBB_TEST_WORKFLOW_BUNDLE = bundle;
+  // Without the tests' shared bundle the workers bundle workflows/ at start, as `ebb worker` does,
+  // and add the tracing workflow interceptors to it themselves.
+  delete process.env.EBB_TEST_WORKFLOW_BUNDLE;
 });
 afterAll(async () => {
   process.env = saved;
