@@ -90,7 +90,7 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
       ...(tracing?.activityInterceptors ?? []),
       activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents]),
     ],
-    // A pre-built bundle must have been bundled with these modules (see test/tracing.test.ts).
+    // Bundled with the workflow code at start; a pre-built bundle (the tests' shared one) would need them built in.
     ...(tracing && !input.workflowBundle ? { workflowModules: tracing.workflowModules } : {}),
   };
   const common = {
