@@ -90,14 +90,14 @@ const configRows: ConfigRow[] = [
     yaml: configYaml({ sync: sfWith('    shedule: { every: 15m }') }),
     path: 'syncs.accounts-to-sf.shedule',
     message: "unknown key 'shedule'",
-    hint: "did you mean 'schedule'? (known keys: object, externalId, mapping, model, destination, mode, filter, changeDetection, schedule, alert, maxDeletes, changedFieldsOnly)",
+    hint: "did you mean 'schedule'? (known keys: object, externalId, mapping, bulk, model, destination, mode, filter, changeDetection, schedule, alert, maxDeletes, changedFieldsOnly)",
   },
   {
     name: 'a misspelt source key names the key it probably meant',
     yaml: configYaml({ source: '{ type: duckdb, path: ./w.duckdb, pth: x }' }),
     path: 'sources.warehouse.pth',
     message: "unknown key 'pth'",
-    hint: "did you mean 'path'? (known keys: type, path, warehouseDiff)",
+    hint: "did you mean 'path'? (known keys: type, path, warehouseDiff, syncLogs)",
   },
   {
     name: 'a misspelt destination key names the key it probably meant instead of being dropped',
@@ -106,7 +106,7 @@ const configRows: ConfigRow[] = [
     }),
     path: 'destinations.salesforce.limts',
     message: "unknown key 'limts'",
-    hint: "did you mean 'limits'? (known keys: type, loginUrl, instanceUrl, apiVersion, auth, limits)",
+    hint: "did you mean 'limits'? (known keys: type, loginUrl, instanceUrl, apiVersion, auth, apiBudget, limits, bulk)",
   },
   {
     name: 'a misspelt Slack destination key names the key it probably meant',
