@@ -63,6 +63,17 @@ export async function deliverBulk(
   pool: DestinationPool,
   input: DeliverBulkInput,
 ): Promise<DeliverResult> {
+  // Requests outside the job groups (a new worker's token and describe, usage checks) are the run's
+  // too: counted on its first batch, as each group's are on the group's first batch.
+  const setup = { requests: 0 };
+  try {
+    return await countingRequests(setup, () => deliverJobs(ctx, pool, input));
+  } finally {
+    await ctx.store.countBatchApiCalls(input.syncId, input.runNumber, 1, setup.requests);
+  }
+}
+
+async function deliverJobs(ctx: EngineContext, pool: DestinationPool, input: DeliverBulkInput): Promise<DeliverResult> {
   const { store } = ctx;
   const { syncId, runNumber } = input;
   let destination: Destination;

@@ -233,8 +233,10 @@ test('a worker killed while Salesforce processes the job: the next worker polls 
   // Give the worker a poll or two, then kill it mid-poll.
   await new Promise((r) => setTimeout(r, 1200));
   first.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
   const [job] = e.sf.bulkJobs();
   expect(job?.state).not.toBe('JobComplete');
+  const requestsBeforeResume = e.sf.stats().total;
 
   startWorker('worker-2');
   // The controller answers queries only once worker-2 polls: wait for the run in the state store first.
@@ -248,6 +250,10 @@ test('a worker killed while Salesforce processes the job: the next worker polls 
   expect(status.lastRun).toMatchObject({ status: 'succeeded', added: total, succeeded: total, failed: 0 });
   expect(e.sf.bulkJobs().map((j) => j.id)).toEqual([job?.id]);
   expect(e.sf.bulkJobs()[0]?.uploads).toBe(1);
+  // The run counts the plan's requests and every request of the resuming attempt (its own token and
+  // describe included); the killed attempt's job requests were never reported.
+  const run = await e.store.getRun(sync, 1);
+  expect(status.lastRun?.apiCalls).toBe((run?.plan_api_calls ?? 0) + e.sf.stats().total - requestsBeforeResume);
   const runNumber = status.lastRun?.runNumber ?? 0;
   expect((await bulkJobsOfRun(e.store, sync, runNumber)).map((j) => [j.job_id, j.state])).toEqual([
     [job?.id, 'JobComplete'],
