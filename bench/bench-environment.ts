@@ -79,6 +79,9 @@ syncs:
     object: Account
     externalId: { from: account_id, to: External_Id__c }
     mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
+    # The org is emptied before each measurement, so an update must carry every field (as the
+    # scripts' do): changed fields only would ask Salesforce to create Accounts without a Name.
+    changedFieldsOnly: false
 `;
 
 /**

@@ -706,6 +706,18 @@ export class StateStore {
         failed: results.length - accepted.length,
       }),
     );
+    // After a refused write ebb cannot tell what the destination holds (the record may have been
+    // deleted there, so a changed-fields-only upsert would try to create it with too few fields):
+    // the record's next delivery sends every field. Idempotent, so a re-run activity may repeat it.
+    const refused = results.filter((r) => r.status === 'failed' && r.operation !== 'delete').map((r) => r.key);
+    for (const keys of chunks(refused, 500)) {
+      await this.db
+        .updateTable('snapshots')
+        .set({ field_hashes: null })
+        .where('sync_id', '=', syncId)
+        .where('key', 'in', keys)
+        .execute();
+    }
     if (recorded) return;
     await this.db.transaction().execute(async (trx) => {
       for (const part of chunks(results, 100)) {

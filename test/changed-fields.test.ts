@@ -109,6 +109,25 @@ describe('against the Salesforce sandbox', () => {
     expect(acme()).toMatchObject({ Health_Score__c: 30, Segment__c: 'at-risk' });
   });
 
+  test('a record deleted in Salesforce after its delivery is refused once for lacking fields, and the next run creates it again with every field', async () => {
+    expect(await engine.run(sync)).toMatchObject({ status: 'succeeded', succeeded: TOTAL });
+    const deleted = await fetch(`${engine.sf.url}/services/data/v60.0/composite/sobjects?ids=${acme().Id}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${engine.sf.accessToken}` },
+    });
+    expect(deleted.ok).toBe(true);
+    await updateDemoAccounts(engine.warehouse, [{ account_id: 'acme', health: 31 }]);
+
+    // Only the changed field goes out, so Salesforce's upsert would create acme without a Name.
+    const refused = await engine.run(sync);
+    expect(refused).toMatchObject({ status: 'failed', failed: 1 });
+    const [failure] = await engine.store.listRecordResults(sync, { runNumber: refused.runNumber, failedOnly: true });
+    expect(failure).toMatchObject({ key: 'acme', errorCode: 'REQUIRED_FIELD_MISSING' });
+
+    expect(await engine.run(sync)).toMatchObject({ status: 'succeeded', changed: 1, succeeded: 1 });
+    expect(acme()).toMatchObject({ Name: 'Acme', Health_Score__c: 31, Segment__c: 'at-risk' });
+  });
+
   test('with changedFieldsOnly: false, and once for a snapshot from before per-field hashes, an update rewrites every field', async () => {
     await engine.run(sync);
     await engine.run(allFields);
