@@ -15,7 +15,7 @@
  * Temporal UI shows them on the pending activity), and keep coming during a long upload.
  */
 import { activityInfo, Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import type { BulkIngest } from '../connectors/destinations/bulk-ingest';
 import { countingRequests } from '../connectors/destinations/request-counter';
@@ -217,17 +217,25 @@ async function deliverGroup(group: JobGroup, pending: BatchRow[], d: GroupDelive
     const show = () =>
       d.heartbeat({ operation, firstBatch: group.first, lastBatch: group.last, records: records.length, ...progress });
     show();
-    const sent = await d.bulk.runJob({
-      operation,
-      records,
-      resumeJobId: known?.job_id ?? null,
-      jobCreated: (jobId) => recordBulkJob(store, { ...slot, jobId, records: records.length }),
-      heartbeat: (next) => {
-        if (next) progress = next;
-        show();
-      },
-      sleep: d.sleep,
-    });
+    let sent: RecordOutcome[];
+    try {
+      sent = await d.bulk.runJob({
+        operation,
+        records,
+        resumeJobId: known?.job_id ?? null,
+        jobCreated: (jobId) => recordBulkJob(store, { ...slot, jobId, records: records.length }),
+        heartbeat: (next) => {
+          if (next) progress = next;
+          show();
+        },
+        sleep: d.sleep,
+      });
+    } catch (err) {
+      // A cancelled run (its sync removed from the config, a cancel in the UI) stops its job too, so
+      // Salesforce does not go on writing records whose outcomes nobody will record.
+      if (err instanceof CancelledFailure && progress.jobId !== null) await abortJob(d.bulk, store, slot, progress);
+      throw err;
+    }
     if (sent.length !== records.length || sent.some((o, i) => o.key !== records[i]?.key)) {
       throw ApplicationFailure.create({
         type: 'DeliveryContractError',
@@ -285,4 +293,22 @@ async function retryTransient(
     for (const o of outcomes) retried.set(o.key, o);
   }
   return sent.map((o) => retried.get(o.key) ?? o);
+}
+
+const finishedStates = new Set(['JobComplete', 'Failed', 'Aborted']);
+
+async function abortJob(
+  bulk: BulkIngest,
+  store: EngineContext['store'],
+  slot: BulkJobSlot,
+  job: { jobId: string | null; state: string },
+): Promise<void> {
+  if (job.jobId === null || finishedStates.has(job.state)) return;
+  try {
+    await bulk.abort(job.jobId);
+    await finishBulkJob(store, slot, 'Aborted');
+  } catch {
+    // Finished meanwhile, or unreachable: the cancellation goes on either way, and the next run
+    // sends the records whose outcomes were not recorded.
+  }
 }

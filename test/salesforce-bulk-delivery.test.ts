@@ -266,3 +266,35 @@ test('a worker killed while Salesforce processes the job: the next worker polls 
   // Recorded by the second attempt, the one that resumed the job.
   expect(results.every((r) => r.status === 'succeeded' && r.attempt >= 2)).toBe(true);
 }, 180_000);
+
+test('a run cancelled while Salesforce processes its job aborts the job, and the next run sends the records in a new one', async () => {
+  const e = (engine = await startEngine({
+    generated: 0,
+    salesforceLimits: '{ maxConcurrency: 2 }',
+    salesforce: { bulk: { processingMs: 30_000 } },
+    syncsYaml: ({ suffix }) =>
+      salesforceSyncYaml(`sf-${suffix}`, { extra: '\n    bulk: { above: 100, pollSeconds: 0.2 }' }),
+  }));
+  const sync = `sf-${e.suffix}`;
+  await addAccounts(e, 296);
+  const { requestSeq } = await requestRun(e.client, sync, e.names, { kind: 'incremental' });
+  const deadline = Date.now() + 60_000;
+  while (!e.sf.bulkJobs().some((j) => j.state === 'UploadComplete' || j.state === 'InProgress')) {
+    if (Date.now() > deadline) throw new Error('no Bulk job closed in 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // As the Temporal UI's Cancel does.
+  await e.client.workflow.getHandle(e.names.run(sync, 1)).cancel();
+  while (e.sf.bulkJobs()[0]?.state !== 'Aborted') {
+    if (Date.now() > deadline) throw new Error(`the job was not aborted: ${e.sf.bulkJobs()[0]?.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(e.sf.records('Account')).toHaveLength(0);
+  await waitForRequest(e.client, sync, requestSeq, () => undefined, {}, e.names);
+  expect((await bulkJobsOfRun(e.store, sync, 1)).map((j) => j.state)).toEqual(['Aborted']);
+
+  e.sf.configureBulk({ processingMs: 100 });
+  expect(await e.run(sync)).toMatchObject({ status: 'succeeded', added: 300, succeeded: 300 });
+  expect(e.sf.bulkJobs().map((j) => j.state)).toEqual(['Aborted', 'JobComplete']);
+  expect(e.sf.records('Account')).toHaveLength(300);
+}, 120_000);

@@ -30,6 +30,11 @@ export interface BulkIngest {
    * Throws BulkUploadTooLargeError, before creating anything, when the records do not fit one job.
    */
   runJob(job: BulkJobInput): Promise<RecordOutcome[]>;
+  /**
+   * Stops a job that has not finished (its run was cancelled): the destination processes none of
+   * its records not yet processed. Throws when the job can no longer be aborted.
+   */
+  abort(jobId: string): Promise<void>;
 }
 
 export interface BulkJobInput {

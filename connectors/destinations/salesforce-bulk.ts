@@ -119,6 +119,10 @@ export function createSalesforceBulk(input: {
     describe: () =>
       `Bulk API 2.0, ${settings.recordsPerJob === defaultRecordsPerJob ? 'one job per 100,000 records' : `one job per ${settings.recordsPerJob} records`}, polled every ${settings.pollMs / 1000} s`,
 
+    async abort(jobId: string): Promise<void> {
+      await call((bulk) => jobOf(bulk, jobId).abort());
+    },
+
     async runJob(job: BulkJobInput): Promise<RecordOutcome[]> {
       let id = job.resumeJobId;
       if (id !== null) {
