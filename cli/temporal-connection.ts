@@ -92,7 +92,7 @@ const tlsInEffect = new Map<string, string>();
  * A TLS failure in words, with the setting that fixes it. rustls (the workers' connection) names
  * the cause; grpc-js (the client's) only says that it gave up waiting.
  */
-function tlsReason(reason: string, host: string): string | null {
+function tlsReason(reason: string, host: string, settings: string): string | null {
   const presented = /presented: \[([^\]]*)\]/.exec(reason)?.[1]?.match(/DnsName\(\\?"([^"\\]+)/g);
   if (/NotValidForName/.test(reason)) {
     const names = (presented ?? []).map((name) => name.replace(/^DnsName\(\\?"/, ''));
@@ -106,7 +106,13 @@ function tlsReason(reason: string, host: string): string | null {
       "the server's certificate is not signed by a CA ebb trusts: set temporal.tls.serverRootCaCertPath " +
       "(or EBB_TEMPORAL_TLS_CA) to the PEM file of the CA that signed the server's certificate"
     );
-  if (/CertificateRequired|certificate required/i.test(reason))
+  // TLS 1.3 sends the server's certificate_required alert after the handshake, so a client that
+  // sent no certificate may see only the connection closing, before it reads the alert.
+  const closedWithoutClientCert =
+    !settings.includes('client certificate') &&
+    !settings.includes('API key') &&
+    /connection closed|operation was cancell?ed|ECONNRESET|socket hang up/i.test(reason);
+  if (/CertificateRequired|certificate required/i.test(reason) || closedWithoutClientCert)
     return (
       'the server requires a client certificate (mTLS): set temporal.tls.clientCertPath and clientKeyPath ' +
       '(or EBB_TEMPORAL_TLS_CERT and EBB_TEMPORAL_TLS_KEY)'
@@ -137,7 +143,7 @@ export class TemporalUnreachableError extends Error {
       cause instanceof Error ? (cause.cause instanceof Error ? cause.cause : cause).message : String(cause);
     const tls = tlsInEffect.get(address);
     const host = address.replace(/:\d+$/, '');
-    const explained = tls ? tlsReason(reason, host) : null;
+    const explained = tls ? tlsReason(reason, host, tls) : null;
     const advice = explained
       ? `  ${explained}`
       : tls
