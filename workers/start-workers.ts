@@ -59,6 +59,9 @@ export function destinationLimits(ctx: EngineContext, pool: DestinationPool): Ma
   return out;
 }
 
+/** Workflow tasks an engine worker runs at once (the SDK's default is 40). */
+const ENGINE_WORKFLOW_TASK_SLOTS = 8;
+
 export async function startWorkers(input: StartWorkersInput): Promise<RunningWorkers> {
   // Before any worker polls: a worker of another deployment would write its runs into this store.
   await claimDeployment(
@@ -106,7 +109,18 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
   const queues: RunningWorkers['queues'] = [];
   if (selection.engine) {
     queues.push({ taskQueue: input.taskQueue });
-    workers.push(await Worker.create({ ...common, ...workflowSource, taskQueue: input.taskQueue, activities }));
+    workers.push(
+      await Worker.create({
+        ...common,
+        ...workflowSource,
+        taskQueue: input.taskQueue,
+        activities,
+        // A workflow task the worker holds but cannot start yet still counts against its 10 s timeout:
+        // after a restart, hundreds of controllers replaying at once on one worker thread timed out.
+        // Taking a few at a time leaves the rest waiting on the server, where no timeout runs.
+        maxConcurrentWorkflowTaskExecutions: ENGINE_WORKFLOW_TASK_SLOTS,
+      }),
+    );
   }
   for (const [name, limits] of destinationLimits(ctx, pool)) {
     if (!selected(name)) continue;
