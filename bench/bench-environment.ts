@@ -53,7 +53,8 @@ export async function startBenchEnvironment(): Promise<BenchEnvironment> {
   }
 }
 
-const groupYaml = (env: BenchEnvironment, syncId: string) => `
+/** The bench's ebb.yaml: one Account sync; `syncExtra` adds YAML lines (4-space indented) to the sync. */
+export const benchConfigYaml = (env: BenchEnvironment, syncId: string, syncExtra = '') => `
 temporal: { address: '${env.server.address}', namespace: ${env.server.namespace} }
 state: { path: ./state.sqlite }
 sources:
@@ -82,7 +83,7 @@ syncs:
     # The org is emptied before each measurement, so an update must carry every field (as the
     # scripts' do): changed fields only would ask Salesforce to create Accounts without a Name.
     changedFieldsOnly: false
-`;
+${syncExtra}`;
 
 /**
  * Deletes every record of the sandbox and zeroes its request counts and daily API usage, keeping the
@@ -110,7 +111,7 @@ export async function startGroup(
   await buildBenchWarehouse(warehouse, options.rows);
   emptyOrg(env, options.latencyMs);
   const configFile = path.join(dir, 'ebb.yaml');
-  fs.writeFileSync(configFile, groupYaml(env, syncId));
+  fs.writeFileSync(configFile, benchConfigYaml(env, syncId));
   const worker = await startWorkerProcess(configFile, taskQueue, {
     SF_LOGIN_URL: env.salesforce.url,
     SF_CLIENT_ID: env.salesforce.clientId,

@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { emptyOrg, startBenchEnvironment, type BenchEnvironment } from './bench-environment';
-import { BENCH_MODEL_SQL, buildBenchWarehouse } from './bench-warehouse';
+import { benchConfigYaml, emptyOrg, startBenchEnvironment, type BenchEnvironment } from './bench-environment';
+import { buildBenchWarehouse } from './bench-warehouse';
 import { runEbb } from './ebb-runs';
 import { controllerWorkflowId } from '../workflows/definitions';
 import { startWorkerProcess } from './worker-process';
@@ -31,35 +31,6 @@ interface PathResult {
   accounts: number;
 }
 
-const configYaml = (env: BenchEnvironment, syncId: string, bulk: string) => `
-temporal: { address: '${env.server.address}', namespace: ${env.server.namespace} }
-state: { path: ./state.sqlite }
-sources:
-  warehouse: { type: duckdb, path: ./warehouse.duckdb }
-destinations:
-  salesforce:
-    type: salesforce
-    loginUrl: \${SF_LOGIN_URL}
-    apiVersion: '60.0'
-    auth:
-      clientId: \${SF_CLIENT_ID}
-      clientSecret: \${SF_CLIENT_SECRET}
-models:
-  account_health:
-    source: warehouse
-    primaryKey: account_id
-    sql: ${BENCH_MODEL_SQL}
-syncs:
-  ${syncId}:
-    model: account_health
-    destination: salesforce
-    mode: upsert
-    object: Account
-    externalId: { from: account_id, to: External_Id__c }
-    mapping: { name: Name, health: Health_Score__c, segment: Segment__c, mrr: MRR__c }
-    bulk: ${bulk}
-`;
-
 async function measure(
   env: BenchEnvironment,
   options: { path: 'collections' | 'bulk'; rows: number; pollSeconds: number; warehouse: string },
@@ -71,7 +42,7 @@ async function measure(
   const taskQueue = `ebb-bench-bulk-${options.path}`;
   const configFile = path.join(dir, 'ebb.yaml');
   const bulk = options.path === 'bulk' ? `{ above: 1, pollSeconds: ${options.pollSeconds} }` : 'false';
-  fs.writeFileSync(configFile, configYaml(env, syncId, bulk));
+  fs.writeFileSync(configFile, benchConfigYaml(env, syncId, `    bulk: ${bulk}\n`));
   const worker = await startWorkerProcess(configFile, taskQueue, {
     SF_LOGIN_URL: env.salesforce.url,
     SF_CLIENT_ID: env.salesforce.clientId,
