@@ -243,11 +243,34 @@ export interface DestinationConnector<C = unknown, S = unknown> {
    * Static checks that need no network, e.g. a template that does not parse, or a mapping naming a
    * column the model does not select. Returns problems with a path relative to the sync.
    */
-  staticCheck?(input: {
-    sync: S;
-    modelColumns: string[] | null;
-  }): Array<{ path: (string | number)[]; message: string; hint?: string }>;
+  staticCheck?(input: { sync: S; modelColumns: string[] | null }): StaticProblem[];
   create(input: CreateDestinationInput<C, S>): Destination;
+}
+
+/** A problem a connector's static check found, with a path relative to the sync. */
+export interface StaticProblem {
+  path: (string | number)[];
+  message: string;
+  hint?: string;
+}
+
+/**
+ * One problem per column of `columns` the model does not select, at `[...under, column]` (a
+ * mapping's keys under `['mapping']`); none when the model's columns are unknown.
+ */
+export function columnsNotSelected(
+  under: (string | number)[],
+  columns: readonly string[],
+  modelColumns: readonly string[] | null,
+): StaticProblem[] {
+  if (!modelColumns) return [];
+  return columns
+    .filter((column) => !modelColumns.includes(column))
+    .map((column) => ({
+      path: [...under, column],
+      message: `column '${column}' is not selected by the model's sql`,
+      hint: `the model selects: ${modelColumns.join(', ')}`,
+    }));
 }
 
 /** Base for all destination errors; `name` survives the activity -> workflow boundary as the failure type. */

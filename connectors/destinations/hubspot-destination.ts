@@ -40,6 +40,7 @@ import {
   type RecordToDeliver,
   type RecordToReadBack,
   type Row,
+  columnsNotSelected,
 } from './destination';
 import {
   HubSpotApi,
@@ -636,14 +637,10 @@ function staticCheck(input: {
     }
     columnOf.set(property, column);
   }
-  if (modelColumns) {
-    const hint = `the model selects: ${modelColumns.join(', ')}`;
-    const missing = (path: (string | number)[], column: string) =>
-      problems.push({ path, message: `column '${column}' is not selected by the model's sql`, hint });
-    if (!modelColumns.includes(sync.idProperty.from)) missing(['idProperty', 'from'], sync.idProperty.from);
-    for (const column of Object.keys(sync.mapping))
-      if (!modelColumns.includes(column)) missing(['mapping', column], column);
-  }
+  // idProperty.from's path is the key itself, not a column under it.
+  for (const problem of columnsNotSelected(['idProperty'], [sync.idProperty.from], modelColumns))
+    problems.push({ ...problem, path: ['idProperty', 'from'] });
+  problems.push(...columnsNotSelected(['mapping'], Object.keys(sync.mapping), modelColumns));
   return problems;
 }
 

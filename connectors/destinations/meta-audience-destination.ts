@@ -34,6 +34,8 @@ import {
   type RecordOutcome,
   type RecordToDeliver,
   type Row,
+  columnsNotSelected,
+  type StaticProblem,
 } from './destination';
 import {
   META_MAX_BATCH,
@@ -362,19 +364,8 @@ function groupBySchema(
   return [...groups.values()];
 }
 
-function staticCheck(input: {
-  sync: MetaSyncOptions;
-  modelColumns: string[] | null;
-}): Array<{ path: (string | number)[]; message: string; hint?: string }> {
-  if (!input.modelColumns) return [];
-  const columns = input.modelColumns;
-  return Object.keys(input.sync.identifiers)
-    .filter((column) => !columns.includes(column))
-    .map((column) => ({
-      path: ['identifiers', column],
-      message: `column '${column}' is not selected by the model's sql`,
-      hint: `the model selects: ${columns.join(', ')}`,
-    }));
+function staticCheck(input: { sync: MetaSyncOptions; modelColumns: string[] | null }): StaticProblem[] {
+  return columnsNotSelected(['identifiers'], Object.keys(input.sync.identifiers), input.modelColumns);
 }
 
 export const metaAudienceConnector: DestinationConnector<MetaConnection, MetaSyncOptions> = {

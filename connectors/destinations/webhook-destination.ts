@@ -43,6 +43,8 @@ import {
   type RecordOutcome,
   type RecordToDeliver,
   type Row,
+  columnsNotSelected,
+  type StaticProblem,
 } from './destination';
 import { countRequest } from './request-counter';
 import {
@@ -365,19 +367,8 @@ export function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-function staticCheck(input: {
-  sync: WebhookSyncOptions;
-  modelColumns: string[] | null;
-}): Array<{ path: (string | number)[]; message: string; hint?: string }> {
-  const columns = input.modelColumns;
-  if (!columns || !input.sync.mapping) return [];
-  return Object.keys(input.sync.mapping)
-    .filter((column) => !columns.includes(column))
-    .map((column) => ({
-      path: ['mapping', column],
-      message: `column '${column}' is not selected by the model's sql`,
-      hint: `the model selects: ${columns.join(', ')}`,
-    }));
+function staticCheck(input: { sync: WebhookSyncOptions; modelColumns: string[] | null }): StaticProblem[] {
+  return columnsNotSelected(['mapping'], Object.keys(input.sync.mapping ?? {}), input.modelColumns);
 }
 
 export const webhookConnector: DestinationConnector<WebhookConnection, WebhookSyncOptions> = {
