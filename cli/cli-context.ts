@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { parse as parseYaml } from 'yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { loadConfigOrThrow } from '../config/load-config';
 import type { EbbConfig } from '../config/schema';
 import { checkDeployment, stateStoreName } from '../state/deployment-claim';
@@ -63,11 +63,13 @@ function yamlNamesAddress(file: string): boolean {
     const flowDocument = /^\s*(#.*\n\s*)*\{/.test(text);
     const section = flowDocument ? null : temporalSection(text);
     if (!flowDocument && section === null) return false;
+    const parseYaml = (yaml: string) =>
+      load(yaml, { schema: CORE_SCHEMA }) as { temporal?: { address?: unknown } } | null;
     let raw: { temporal?: { address?: unknown } } | null;
     try {
-      raw = parseYaml(section ?? text) as typeof raw;
+      raw = parseYaml(section ?? text);
     } catch {
-      raw = parseYaml(text) as typeof raw;
+      raw = parseYaml(text);
     }
     return raw?.temporal?.address !== undefined;
   } catch {

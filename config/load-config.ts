@@ -2,12 +2,18 @@
  * Loads ebb.yaml: YAML (with positions), `${VAR}` interpolation, schema, cross-references and
  * connector checks, reporting every problem at once with its path, line and a hint.
  *
+ * Two YAML readers: js-yaml reads a valid config about eight times faster than \`yaml\` (30 ms
+ * against 250 ms for 500 syncs, a fifth of \`ebb status\`), but keeps no positions; only a config
+ * with a problem is read again by \`yaml\`, whose document places each problem at its line and
+ * column and reports duplicate keys and syntax errors its own way. Both read YAML 1.2's core schema.
+ *
  *   const { config, problems } = loadConfig('ebb.yaml');
  *   const config = loadConfigOrThrow('ebb.yaml');          // ConfigError listing every problem
  *   const { sync, model, source, destination, connector } = resolveSync(config, 'accounts-to-sf');
  */
 import fs from 'node:fs';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
+import type { Document, LineCounter } from 'yaml';
 import { knownNamesHint } from './closest-name';
 import { ConfigError, UnknownSyncError, type ConfigProblem, type UnplacedProblem } from './config-problem';
 import type { DestinationConnector } from '../connectors/destinations/destination';
@@ -26,7 +32,7 @@ import {
   type SyncConfig,
 } from './schema';
 import { checkSyncOptions } from './sync-options';
-import { duplicateKeys, locate, pathAtOffset } from './yaml-locations';
+import type * as YamlLocations from './yaml-locations';
 import { noteKnownKeys, problemsFromZodIssues } from './zod-problems';
 
 export { scheduleIntervalMs } from './schedule';
@@ -47,7 +53,13 @@ export interface LoadConfigResult {
 // `{ token: ${SLACK_BOT_TOKEN} }` is a YAML syntax error: braces delimit flow mappings.
 const UNQUOTED_REFERENCE_IN_FLOW = /\{[^}\n]*:\s*\$\{/;
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded only for a config with a problem, see above */
+const yamlLibrary = () => require('yaml') as typeof import('yaml');
+const yamlLocations = () => require('./yaml-locations') as typeof YamlLocations;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 function yamlProblems(doc: Document, lineCounter: LineCounter, source: string): ConfigProblem[] {
+  const { duplicateKeys, pathAtOffset } = yamlLocations();
   const duplicates = duplicateKeys(doc).map((duplicate): ConfigProblem => {
     const key = String(duplicate.path[duplicate.path.length - 1] ?? '');
     const { line, col } = lineCounter.linePos(duplicate.offset);
@@ -106,20 +118,25 @@ function connectorOf(config: EbbConfig, sync: SyncConfig): DestinationConnector<
   return connector;
 }
 
-/** Validates the text of an ebb.yaml; `loadConfig` reads the file and calls this. */
-export function parseConfig(source: string, options: LoadConfigOptions = {}): LoadConfigResult {
-  const env = options.env ?? process.env;
-  const lineCounter = new LineCounter();
-  // Duplicate keys are found by duplicateKeys, in linear time.
-  const doc = parseDocument(source, { lineCounter, uniqueKeys: false, prettyErrors: false });
-  const problems: ConfigProblem[] = yamlProblems(doc, lineCounter, source);
-
-  const raw: unknown = doc.toJS();
-  if (raw === null || raw === undefined) {
-    return {
-      problems: [...problems, { path: '', message: 'the config is empty', hint: 'start from examples/ebb.yaml' }],
-    };
+/** The document as plain data when js-yaml reads it cleanly; undefined when only `yaml` can say what is wrong. */
+function quickRead(source: string): unknown {
+  try {
+    // js-yaml refuses duplicate keys, unknown tags and syntax errors: all reported with positions below.
+    const raw: unknown = loadYaml(source, { schema: CORE_SCHEMA });
+    return raw === null || raw === undefined ? undefined : raw;
+  } catch {
+    return undefined;
   }
+}
+
+interface CheckedConfig {
+  config?: EbbConfig;
+  /** Problems with their config path, messages scrubbed of substituted values. */
+  problems: UnplacedProblem[];
+}
+
+/** Interpolation, schema, cross-references and connector options of a document read as data. */
+function checkDocument(raw: unknown, env: Env): CheckedConfig {
   const interpolated = interpolate(raw, env);
   const parsed = ebbConfigSchema.safeParse(interpolated.value, { error: noteKnownKeys });
   // Keyed by path, so hiding the follow-on problems of unset variables stays linear.
@@ -136,23 +153,57 @@ export function parseConfig(source: string, options: LoadConfigOptions = {}): Lo
   // One entry per distinct value: a variable used in every sync would otherwise be scrubbed once per use.
   const secrets = [...new Set(interpolated.substituted)].filter((secret) => secret.length >= 3);
   const seen = new Set<string>();
+  const problems: UnplacedProblem[] = [];
   for (const problem of [...interpolated.problems, ...checks]) {
-    const path = problem.path.join('.');
     const message = redact(problem.message, secrets);
-    if (seen.has(`${path}\n${message}`)) continue;
-    seen.add(`${path}\n${message}`);
+    const key = `${problem.path.join('.')}\n${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ path: problem.path, message, ...(problem.hint ? { hint: redact(problem.hint, secrets) } : {}) });
+  }
+  if (problems.length > 0 || !parsed.success) return { problems };
+  return { config: applyEnvironmentOverrides(withSyncOptions(parsed.data, interpolated.value), env), problems };
+}
+
+/** Validates the text of an ebb.yaml; `loadConfig` reads the file and calls this. */
+export function parseConfig(source: string, options: LoadConfigOptions = {}): LoadConfigResult {
+  const env = options.env ?? process.env;
+  const quick = quickRead(source);
+  if (quick !== undefined) {
+    const { config } = checkDocument(quick, env);
+    if (config) return { config, problems: [] };
+  }
+  return placedProblems(source, env);
+}
+
+/** Every problem of a config that has one, each at its line and column. */
+function placedProblems(source: string, env: Env): LoadConfigResult {
+  const { LineCounter, parseDocument } = yamlLibrary();
+  const lineCounter = new LineCounter();
+  // Duplicate keys are found by duplicateKeys, in linear time.
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: false, prettyErrors: false });
+  const problems: ConfigProblem[] = yamlProblems(doc, lineCounter, source);
+
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) {
+    return {
+      problems: [...problems, { path: '', message: 'the config is empty', hint: 'start from examples/ebb.yaml' }],
+    };
+  }
+  const checked = checkDocument(raw, env);
+  const { locate } = yamlLocations();
+  for (const problem of checked.problems) {
     const location = locate(doc, lineCounter, problem.path);
     problems.push({
-      path,
+      path: problem.path.join('.'),
       ...(location ? { line: location.line, column: location.column } : {}),
-      message,
-      ...(problem.hint ? { hint: redact(problem.hint, secrets) } : {}),
+      message: problem.message,
+      ...(problem.hint ? { hint: problem.hint } : {}),
     });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-
-  if (problems.length > 0 || !parsed.success) return { problems };
-  return { config: applyEnvironmentOverrides(withSyncOptions(parsed.data, interpolated.value), env), problems };
+  if (problems.length > 0 || !checked.config) return { problems };
+  return { config: checked.config, problems };
 }
 
 export function loadConfig(file: string, options: LoadConfigOptions = {}): LoadConfigResult {
