@@ -1,9 +1,10 @@
 /**
  * One scenario of the scale benchmark (bench/scale.ts): a fresh Temporal dev server and Salesforce
  * sandbox, an ebb.yaml of N syncs on one state store (SQLite, or a new PostgreSQL database), and
- * `ebb worker` processes started, left to run the scheduled syncs a few times, killed (SIGKILL),
- * started again, and stopped; `ebb status` timed with workers and with none. Everything is driven
- * through ebb's public faces: the CLI, Temporal's visibility and histories, and the sandbox.
+ * `ebb worker` processes started, left to run the scheduled syncs a few times, stopped (SIGTERM)
+ * and started again, killed (SIGKILL) and started again, and stopped; `ebb status` timed with
+ * workers and with none. Everything is driven through ebb's public faces: the CLI, Temporal's
+ * visibility and histories, and the sandbox.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,7 +35,7 @@ export interface ScenarioSpec {
 export interface ScaleSettings {
   syncs: number;
   every: string;
-  /** Rounds of the scheduled syncs before the restart. */
+  /** Rounds of the scheduled syncs before the restarts. */
   rounds: number;
   /** Times each `ebb status` is measured. */
   statusRepeats: number;
@@ -62,21 +63,40 @@ export interface SalesforceRequests {
 }
 
 export interface TaskFigures {
-  /** Workflow tasks the workers started in the phase. */
+  /** Workflow tasks the restarted (or newly started) workers started in the phase. */
   tasks: number;
-  /** The longest a worker held one (started to completed, or to its timeout). */
+  /** The longest one of those was held (started to completed, or to its timeout). */
   slowestMs: number;
   overTargetMs: number;
   /** Tasks held longer than SLOW_TASK_MS. */
   overTarget: number;
-  /** START_TO_CLOSE timeouts: a worker took longer than the workflow task timeout. */
+  /** START_TO_CLOSE timeouts of those tasks: a worker took longer than the workflow task timeout. */
   timedOut: number;
-  /** SCHEDULE_TO_START timeouts: tasks left on a killed worker's sticky queue, then rescheduled. */
+  /** SCHEDULE_TO_START timeouts: tasks left on a stopped worker's sticky queue, then rescheduled. */
   stickyTimeouts: number;
   failed: number;
   /** The longest wait from scheduled to started among tasks scheduled once the workers were ready. */
   slowestWaitMs: number;
   slowest: Array<{ workflowId: string; workflowType: string; ms: number; historyEventsBefore: number }>;
+  /**
+   * Tasks the workers before the restart had started and that ended only once they were stopped,
+   * and how many of them ended by a timeout. A SIGKILLed worker never answers for the tasks it
+   * held, so Temporal times each out after the workflow task timeout (10 s) and schedules it again;
+   * that wait is the kill's, not replay by the restarted workers, so these are not counted above.
+   * Workers stopped with SIGTERM drain: their tasks should complete, and none time out.
+   */
+  heldByStoppedWorkers: { tasks: number; timedOut: number };
+}
+
+/** Restart, then every scheduled sync ran once: what the restarted workers did, and what it cost. */
+export interface RestartFigures {
+  /** Restart (the first new worker spawned) to the last worker's `worker on ...` line. */
+  readySeconds: number;
+  /** Restart until every scheduled sync completed a run started after it. */
+  roundSeconds: number;
+  temporalCpuSeconds: number;
+  tasks: TaskFigures;
+  salesforce: SalesforceRequests;
 }
 
 export interface ScenarioResult {
@@ -105,17 +125,16 @@ export interface ScenarioResult {
     seconds: number;
     /** From spawn until every scheduled sync had run once: logins and describes the workers made. */
     firstRoundSalesforce: SalesforceRequests;
-    /** Events in each controller's current history when the workers were killed. */
+    /** Events in each controller's current history after the rounds, before the restarts. */
     controllerHistoryEvents: { median: number; max: number };
   };
-  restart: {
-    readySeconds: number;
-    /** Restart until every scheduled sync completed a run started after it. */
-    roundSeconds: number;
-    temporalCpuSeconds: number;
-    tasks: TaskFigures;
-    salesforce: SalesforceRequests;
+  /** After the rounds: every worker stopped with SIGTERM (ebb worker drains), then started again. */
+  gracefulRestart: RestartFigures & {
+    /** SIGTERM to the last worker's exit; a worker still running after 30 s is SIGKILLed. */
+    stopSeconds: number;
   };
+  /** After the graceful restart's round: every worker SIGKILLed, then started again. */
+  restart: RestartFigures;
   status: {
     allWithWorkersMs: number[];
     oneWithWorkersMs: number[];
@@ -129,7 +148,7 @@ export interface ScenarioResult {
     rssAfterStartMb: number[];
     /** Each worker's peak over the first life (start and the rounds). */
     peakRssMb: number[];
-    /** Each worker's resident memory once the round after the restart was over. */
+    /** Each worker's resident memory once the round after the SIGKILL restart was over. */
     rssAfterRestartMb: number[];
   };
 }
@@ -172,34 +191,56 @@ function salesforceSince(env: BenchEnvironment, before: ReturnType<BenchEnvironm
   };
 }
 
-export function taskFigures(tasks: WorkflowTask[], from: number, readyAt: number): TaskFigures {
-  const mine = tasks.filter(
-    (t) => (t.startedAt ?? 0) >= from || (t.outcome === 'timed out' && (t.endedAt ?? 0) >= from),
+/** When the workers of a phase changed: the old ones stopped (or were killed), the new ones spawned and ready. */
+export interface PhaseTimes {
+  /** Epoch ms the old workers were stopped; at a first start, when the workers were spawned. */
+  stoppedAt: number;
+  /** Epoch ms the first new worker was spawned: tasks started from then on are the new workers'. */
+  restartedAt: number;
+  readyAt: number;
+}
+
+/**
+ * The workflow tasks of one phase, split by who held them: tasks started from `restartedAt` on are
+ * the new workers' and judged; tasks started before it that ended after `stoppedAt` were held by
+ * the old workers and are only counted (TaskFigures.heldByStoppedWorkers says why).
+ */
+export function taskFigures(tasks: WorkflowTask[], times: PhaseTimes): TaskFigures {
+  const { stoppedAt, restartedAt, readyAt } = times;
+  const theirs = tasks.filter((t): t is WorkflowTask & { startedAt: number } => (t.startedAt ?? -1) >= restartedAt);
+  const held = tasks.filter(
+    (t) => t.startedAt !== null && t.startedAt < restartedAt && (t.endedAt === null || t.endedAt >= stoppedAt),
   );
-  const held = mine
+  const startToClose = (t: WorkflowTask) => t.outcome === 'timed out' && t.timeoutType === 'START_TO_CLOSE';
+  const timed = theirs
     .map((t) => ({ task: t, ms: executionMs(t) }))
-    .filter((x): x is { task: WorkflowTask; ms: number } => x.ms !== null && x.task.startedAt !== null)
+    .filter((x): x is { task: WorkflowTask & { startedAt: number }; ms: number } => x.ms !== null)
     .sort((a, b) => b.ms - a.ms);
-  const waits = mine
-    .filter((t) => t.scheduledAt >= readyAt && t.startedAt !== null)
-    .map((t) => (t.startedAt as number) - t.scheduledAt);
+  const waits = theirs.filter((t) => t.scheduledAt >= readyAt).map((t) => t.startedAt - t.scheduledAt);
   return {
-    tasks: mine.filter((t) => t.startedAt !== null && t.startedAt >= from).length,
-    slowestMs: held[0]?.ms ?? 0,
+    tasks: theirs.length,
+    slowestMs: timed[0]?.ms ?? 0,
     overTargetMs: SLOW_TASK_MS,
-    overTarget: held.filter((x) => x.ms > SLOW_TASK_MS).length,
-    timedOut: mine.filter((t) => t.outcome === 'timed out' && t.timeoutType === 'START_TO_CLOSE').length,
-    stickyTimeouts: mine.filter((t) => t.outcome === 'timed out' && t.timeoutType === 'SCHEDULE_TO_START').length,
-    failed: mine.filter((t) => t.outcome === 'failed').length,
+    overTarget: timed.filter((x) => x.ms > SLOW_TASK_MS).length,
+    timedOut: theirs.filter(startToClose).length,
+    // Never started, so no worker's: a sticky queue's task that timed out in the phase.
+    stickyTimeouts: tasks.filter(
+      (t) => t.outcome === 'timed out' && t.timeoutType === 'SCHEDULE_TO_START' && (t.endedAt ?? -1) >= restartedAt,
+    ).length,
+    failed: theirs.filter((t) => t.outcome === 'failed').length,
     slowestWaitMs: waits.length ? Math.max(...waits) : 0,
-    slowest: held.slice(0, SLOWEST_LISTED).map((x) => ({
+    slowest: timed.slice(0, SLOWEST_LISTED).map((x) => ({
       workflowId: x.task.workflowId,
       workflowType: x.task.workflowType,
       ms: x.ms,
       historyEventsBefore: x.task.historyEventsBefore,
     })),
+    heldByStoppedWorkers: { tasks: held.length, timedOut: held.filter(startToClose).length },
   };
 }
+
+/** The issue's target for a restart: no workflow task of the restarted workers over SLOW_TASK_MS, none timed out. */
+export const meetsTaskTarget = (figures: TaskFigures): boolean => figures.overTarget === 0 && figures.timedOut === 0;
 
 async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `ebb_scale_${Date.now().toString(36)}`;
@@ -325,7 +366,8 @@ export async function runScenario(
       controllersServedSeconds: seconds(spawnedAt, servedAt),
       temporalCpuSeconds: cpuSecondsOf(temporalPid) - cpuAtSpawn,
       workerCpuSeconds: workers.map((w) => cpuSecondsOf(w.pid)),
-      tasks: taskFigures(startTasks, spawnedAt, readyAt),
+      // No workers before these: nothing started before the spawn.
+      tasks: taskFigures(startTasks, { stoppedAt: spawnedAt, restartedAt: spawnedAt, readyAt }),
       salesforce: salesforceSince(env, sfAtSpawn),
     };
     const rssAfterStartMb = workers.map((w) => rssMb(w.pid));
@@ -372,37 +414,56 @@ export async function runScenario(
     };
     const peakRssMb = usages.map((u) => u.stop().peakRssMb);
 
-    // Restart: SIGKILL every worker, start them again, and wait for a round started after it.
-    say(
-      `killing the workers (controllers hold ${runs.controllerHistoryEvents.median} events, at most ${runs.controllerHistoryEvents.max}) and starting them again ...`,
-    );
-    const killedAt = Date.now();
-    const cpuAtKill = cpuSecondsOf(temporalPid);
-    await Promise.all(workers.map((w) => w.kill()));
-    workers.length = 0;
-    const sfAtRestart = env.salesforce.stats();
-    workers.push(...spawnWorkers('restarted'));
-    const restartedAt = Math.min(...workers.map((w) => w.spawnedAt));
-    const restartReadyAt = Math.max(...(await Promise.all(workers.map((w) => w.ready))));
-    const roundDoneAt = await until('a round of the scheduled syncs after the restart', roundTimeout, async () =>
-      (await count(client, completedRuns(` AND StartTime > '${iso(restartedAt)}'`))) >= scheduled ? Date.now() : null,
-    );
-    const restartCpu = cpuSecondsOf(temporalPid) - cpuAtKill;
-    const restartSalesforce = salesforceSince(env, sfAtRestart);
-    const rssAfterRestartMb = workers.map((w) => rssMb(w.pid));
-    say('reading the workflow histories since the restart ...');
-    const restartTasks = await workflowTasksSince(
-      client,
-      `TaskQueue = '${TASK_QUEUE}' AND (ExecutionStatus = 'Running' OR CloseTime > '${iso(killedAt)}')`,
-      killedAt,
-    );
-    const restart: ScenarioResult['restart'] = {
-      readySeconds: seconds(restartedAt, restartReadyAt),
-      roundSeconds: seconds(restartedAt, roundDoneAt),
-      temporalCpuSeconds: restartCpu,
-      tasks: taskFigures(restartTasks, restartedAt, restartReadyAt),
-      salesforce: restartSalesforce,
+    // A restart: stop every worker (SIGTERM, which ebb worker answers by draining, or SIGKILL), start
+    // them again, and wait for a round of the scheduled syncs started after it.
+    const restartWorkers = async (life: string, how: 'stop' | 'kill') => {
+      const which = how === 'stop' ? 'graceful restart' : 'SIGKILL restart';
+      const stoppedAt = Date.now();
+      const cpuAtStop = cpuSecondsOf(temporalPid);
+      await Promise.all(workers.map((w) => w[how]()));
+      const stopSeconds = seconds(stoppedAt, Date.now());
+      workers.length = 0;
+      const sfAtRestart = env.salesforce.stats();
+      workers.push(...spawnWorkers(life));
+      const restartedAt = Math.min(...workers.map((w) => w.spawnedAt));
+      const restartReadyAt = Math.max(...(await Promise.all(workers.map((w) => w.ready))));
+      const roundDoneAt = await until(`a round of the scheduled syncs after the ${which}`, roundTimeout, async () =>
+        (await count(client, completedRuns(` AND StartTime > '${iso(restartedAt)}'`))) >= scheduled ? Date.now() : null,
+      );
+      const temporalCpuSeconds = cpuSecondsOf(temporalPid) - cpuAtStop;
+      const salesforce = salesforceSince(env, sfAtRestart);
+      const rssAfterRoundMb = workers.map((w) => rssMb(w.pid));
+      say(`reading the workflow histories since the ${which} ...`);
+      const tasks = await workflowTasksSince(
+        client,
+        `TaskQueue = '${TASK_QUEUE}' AND (ExecutionStatus = 'Running' OR CloseTime > '${iso(stoppedAt)}')`,
+        stoppedAt,
+      );
+      const figures: RestartFigures = {
+        readySeconds: seconds(restartedAt, restartReadyAt),
+        roundSeconds: seconds(restartedAt, roundDoneAt),
+        temporalCpuSeconds,
+        tasks: taskFigures(tasks, { stoppedAt, restartedAt, readyAt: restartReadyAt }),
+        salesforce,
+      };
+      return { figures, stopSeconds, rssAfterRoundMb };
     };
+
+    say(
+      `stopping the workers with SIGTERM (controllers hold ${runs.controllerHistoryEvents.median} events, at most ${runs.controllerHistoryEvents.max}) and starting them again ...`,
+    );
+    const graceful = await restartWorkers('graceful', 'stop');
+    const gracefulRestart: ScenarioResult['gracefulRestart'] = {
+      ...graceful.figures,
+      stopSeconds: graceful.stopSeconds,
+    };
+    say(
+      `graceful restart: ${gracefulRestart.tasks.tasks} workflow tasks, the slowest ${gracefulRestart.tasks.slowestMs} ms; killing the workers (SIGKILL) and starting them again ...`,
+    );
+    // Its workers' logs keep the name they had before the graceful restart came first.
+    const killed = await restartWorkers('restarted', 'kill');
+    const restart = killed.figures;
+    const rssAfterRestartMb = killed.rssAfterRoundMb;
 
     // `ebb status` once no worker polls: Temporal counts a poller as live for a while after it stops.
     say('stopping the workers; ebb status without them ...');
@@ -428,6 +489,7 @@ export async function runScenario(
       every: settings.every,
       start,
       runs,
+      gracefulRestart,
       restart,
       status: {
         allWithWorkersMs: allWith.ms,

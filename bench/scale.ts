@@ -2,9 +2,9 @@
  * `npm run bench:scale [-- --syncs 500] [--every 1m] [--rounds 2] [--scenarios sqlite,postgres] [--json]`:
  * ebb with hundreds of syncs on one Salesforce org, on one worker with SQLite state and on two
  * workers sharing PostgreSQL state (a new database on EBB_BENCH_POSTGRES_URL or
- * EBB_TEST_POSTGRES_URL). Measures worker start, the workflow tasks after a SIGKILL restart,
- * `ebb status` with and without workers, worker memory, the Temporal server's CPU and the logins
- * and describes the workers make. Writes bench/results/scale.json. See bench/README.md.
+ * EBB_TEST_POSTGRES_URL). Measures worker start, the workflow tasks after a graceful (SIGTERM)
+ * restart and after a SIGKILL restart, `ebb status` with and without workers, worker memory, the
+ * Temporal server's CPU and the logins and describes the workers make. Writes bench/results/scale.json. See bench/README.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +15,14 @@ import { parseEvery } from '../config/schedule';
 import { thisMachine, type Machine } from './bench-report';
 import { buildBenchWarehouse } from './bench-warehouse';
 import { buildEbb } from './ebb-build';
-import { runScenario, SLOW_TASK_MS, type ScenarioResult, type ScenarioSpec } from './scale-scenario';
+import {
+  meetsTaskTarget,
+  runScenario,
+  SLOW_TASK_MS,
+  type RestartFigures,
+  type ScenarioResult,
+  type ScenarioSpec,
+} from './scale-scenario';
 
 export class ScaleOptionsError extends Error {
   constructor(message: string) {
@@ -40,7 +47,16 @@ export interface ScaleFile {
   uncommittedChanges: boolean;
   settings: { syncs: number; rowsPerSync: number; every: string; rounds: number };
   scenarios: ScenarioResult[];
-  targets: Array<{ scenario: string; restartNoTaskOver2s: boolean; statusUnder2s: boolean }>;
+  targets: Array<{
+    scenario: string;
+    /** No task of the restarted workers over 2 s (nor timed out) after the graceful restart. */
+    gracefulRestartNoTaskOver2s: boolean;
+    /** The same after the SIGKILL restart; the killed workers' own tasks are not judged. */
+    sigkillRestartNoTaskOver2s: boolean;
+    /** Both of the above. */
+    restartNoTaskOver2s: boolean;
+    statusUnder2s: boolean;
+  }>;
 }
 
 function positive(name: string, text: string): number {
@@ -108,6 +124,21 @@ const list = (values: number[], digits = 0) => values.map((v) => v.toFixed(digit
 function figureRows(results: ScenarioResult[]): Array<Record<string, string>> {
   const row = (figure: string, cell: (r: ScenarioResult) => string) =>
     Object.fromEntries([['figure', figure], ...results.map((r) => [r.name, cell(r)])]) as Record<string, string>;
+  const restartRows = (phase: string, heldBy: string, of: (r: ScenarioResult) => RestartFigures) => [
+    row(`${phase}: workers ready s`, (r) => s(of(r).readySeconds)),
+    row(`${phase}: a round after it s`, (r) => s(of(r).roundSeconds)),
+    row(`${phase}: workflow tasks`, (r) => String(of(r).tasks.tasks)),
+    row(`${phase}: slowest workflow task ms`, (r) => of(r).tasks.slowestMs.toFixed(0)),
+    row(`${phase}: tasks over ${SLOW_TASK_MS / 1000} s`, (r) => String(of(r).tasks.overTarget)),
+    row(`${phase}: task timeouts (sticky)`, (r) => `${of(r).tasks.timedOut} (${of(r).tasks.stickyTimeouts})`),
+    row(
+      `${phase}: tasks ${heldBy} held (timed out)`,
+      (r) => `${of(r).tasks.heldByStoppedWorkers.tasks} (${of(r).tasks.heldByStoppedWorkers.timedOut})`,
+    ),
+    row(`${phase}: slowest schedule-to-start ms`, (r) => of(r).tasks.slowestWaitMs.toFixed(0)),
+    row(`${phase}: Temporal CPU s`, (r) => s(of(r).temporalCpuSeconds)),
+    row(`logins / describes after ${phase}`, (r) => `${of(r).salesforce.logins} / ${of(r).salesforce.describes}`),
+  ];
   return [
     row('syncs (scheduled, every)', (r) => `${r.syncs} (${r.scheduledSyncs}, ${r.every})`),
     row('start: workers ready s', (r) => s(r.start.readySeconds)),
@@ -126,18 +157,9 @@ function figureRows(results: ScenarioResult[]): Array<Record<string, string>> {
       'controller history events (median, max)',
       (r) => `${r.runs.controllerHistoryEvents.median}, ${r.runs.controllerHistoryEvents.max}`,
     ),
-    row('restart: workers ready s', (r) => s(r.restart.readySeconds)),
-    row('restart: a round after it s', (r) => s(r.restart.roundSeconds)),
-    row('restart: workflow tasks', (r) => String(r.restart.tasks.tasks)),
-    row('restart: slowest workflow task ms', (r) => r.restart.tasks.slowestMs.toFixed(0)),
-    row(`restart: tasks over ${SLOW_TASK_MS / 1000} s`, (r) => String(r.restart.tasks.overTarget)),
-    row('restart: task timeouts (sticky)', (r) => `${r.restart.tasks.timedOut} (${r.restart.tasks.stickyTimeouts})`),
-    row('restart: slowest schedule-to-start ms', (r) => r.restart.tasks.slowestWaitMs.toFixed(0)),
-    row('restart: Temporal CPU s', (r) => s(r.restart.temporalCpuSeconds)),
-    row(
-      'logins / describes after restart',
-      (r) => `${r.restart.salesforce.logins} / ${r.restart.salesforce.describes}`,
-    ),
+    ...restartRows('graceful restart', 'the stopped workers', (r) => r.gracefulRestart),
+    row('graceful restart: workers stopped (SIGTERM) s', (r) => s(r.gracefulRestart.stopSeconds)),
+    ...restartRows('restart', 'the killed worker', (r) => r.restart),
     row('ebb status, workers running ms', (r) => ms(r.status.allWithWorkersMs)),
     row('ebb status <one>, workers running ms', (r) => ms(r.status.oneWithWorkersMs)),
     row('ebb status, no worker ms', (r) => ms(r.status.allWithoutWorkersMs)),
@@ -151,7 +173,9 @@ function figureRows(results: ScenarioResult[]): Array<Record<string, string>> {
 export function targetsOf(results: ScenarioResult[]): ScaleFile['targets'] {
   return results.map((r) => ({
     scenario: r.name,
-    restartNoTaskOver2s: r.restart.tasks.overTarget === 0 && r.restart.tasks.timedOut === 0,
+    gracefulRestartNoTaskOver2s: meetsTaskTarget(r.gracefulRestart.tasks),
+    sigkillRestartNoTaskOver2s: meetsTaskTarget(r.restart.tasks),
+    restartNoTaskOver2s: meetsTaskTarget(r.gracefulRestart.tasks) && meetsTaskTarget(r.restart.tasks),
     statusUnder2s: [...r.status.allWithWorkersMs, ...r.status.allWithoutWorkersMs].every((t) => t < STATUS_TARGET_MS),
   }));
 }
@@ -163,19 +187,23 @@ function printReport(file: ScaleFile): void {
       `commit ${file.commit.slice(0, 7)}${file.uncommittedChanges ? ' with uncommitted changes' : ''}`,
   );
   say(
-    `  ${file.settings.syncs} syncs of ${file.settings.rowsPerSync} rows to one Salesforce org, ${file.settings.rounds} rounds before the restart\n`,
+    `  ${file.settings.syncs} syncs of ${file.settings.rowsPerSync} rows to one Salesforce org, ${file.settings.rounds} rounds before the restarts\n`,
   );
   printTable(figureRows(file.scenarios), ['figure', ...file.scenarios.map((r) => r.name)]);
-  for (const r of file.scenarios) {
-    const slow = r.restart.tasks.slowest
+  const slowest = (figures: RestartFigures) =>
+    figures.tasks.slowest
       .map((t) => `${t.workflowId} (${t.workflowType}, ${t.historyEventsBefore} events) ${t.ms} ms`)
-      .join('; ');
-    say(`\n${r.name}: slowest tasks after the restart: ${slow || 'none'}`);
+      .join('; ') || 'none';
+  for (const r of file.scenarios) {
+    say(`\n${r.name}: slowest tasks after the graceful restart: ${slowest(r.gracefulRestart)}`);
+    say(`${r.name}: slowest tasks after the SIGKILL restart: ${slowest(r.restart)}`);
   }
+  const met = (yes: boolean) => (yes ? 'met' : 'MISSED');
   for (const t of file.targets)
     say(
-      `${t.scenario}: no workflow task over 2 s after the restart: ${t.restartNoTaskOver2s ? 'met' : 'MISSED'}; ` +
-        `ebb status under 2 s: ${t.statusUnder2s ? 'met' : 'MISSED'}`,
+      `${t.scenario}: no workflow task over 2 s after the graceful restart: ${met(t.gracefulRestartNoTaskOver2s)}; ` +
+        `after the SIGKILL restart: ${met(t.sigkillRestartNoTaskOver2s)}; ` +
+        `ebb status under 2 s: ${met(t.statusUnder2s)}`,
     );
 }
 
