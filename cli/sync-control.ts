@@ -92,22 +92,19 @@ export async function runProgress(client: Client, workflowId: string): Promise<R
   }
 }
 
+type PendingActivities = Awaited<
+  ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>
+>['raw']['pendingActivities'];
+
 /**
  * Why the run is waiting, when a delivery of it paused for the destination's daily API budget: the
  * pause's message ("waiting for API budget (used/limit), next check at <time>. ..."), read from
  * the last failure of its pending delivery. The pause is a retrying activity, so the run workflow's
- * description is where Temporal keeps it; null when nothing waits (or the run just finished).
+ * description is where Temporal keeps it; null when nothing waits.
  */
-export async function runWaiting(client: Client, workflowId: string): Promise<string | null> {
-  try {
-    const { raw } = await client.workflow.getHandle(workflowId).describe();
-    const paused = raw.pendingActivities?.find(
-      (a) => a.lastFailure?.applicationFailureInfo?.type === 'ApiBudgetExhausted',
-    );
-    return paused?.lastFailure?.message ?? null;
-  } catch {
-    return null;
-  }
+function waitingOf(pending: PendingActivities): string | null {
+  const paused = pending?.find((a) => a.lastFailure?.applicationFailureInfo?.type === 'ApiBudgetExhausted');
+  return paused?.lastFailure?.message ?? null;
 }
 
 /** An activity of a run that failed and waits for Temporal to try it again. */
@@ -122,28 +119,48 @@ export interface PendingRetry {
   nextAttemptAt: string | null;
 }
 
+/** The retrying activity among a workflow's pending ones (the most attempted), or null. */
+function retryOf(pending: PendingActivities): PendingRetry | null {
+  const failing = (pending ?? []).filter((a) => a.lastFailure).sort((a, b) => (b.attempt ?? 0) - (a.attempt ?? 0))[0];
+  if (!failing?.lastFailure) return null;
+  const next = failing.nextAttemptScheduleTime?.seconds;
+  return {
+    activity: failing.activityType?.name ?? 'activity',
+    attempt: failing.attempt ?? 1,
+    reason: failing.lastFailure.message ?? '',
+    errorType: failing.lastFailure.applicationFailureInfo?.type ?? null,
+    nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
+  };
+}
+
+async function pendingActivities(client: Client, workflowId: string): Promise<PendingActivities | null> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).raw.pendingActivities;
+  } catch {
+    // The run may have just finished.
+    return null;
+  }
+}
+
+export async function runWaiting(client: Client, workflowId: string): Promise<string | null> {
+  return waitingOf(await pendingActivities(client, workflowId));
+}
+
 /**
  * The retrying activity of a workflow (the run's plan or a delivery, or the controller's own), from
  * the last failure Temporal keeps on its pending activity; null when nothing is retrying.
  */
 export async function pendingRetry(client: Client, workflowId: string): Promise<PendingRetry | null> {
-  try {
-    const { raw } = await client.workflow.getHandle(workflowId).describe();
-    const failing = (raw.pendingActivities ?? [])
-      .filter((a) => a.lastFailure)
-      .sort((a, b) => (b.attempt ?? 0) - (a.attempt ?? 0))[0];
-    if (!failing?.lastFailure) return null;
-    const next = failing.nextAttemptScheduleTime?.seconds;
-    return {
-      activity: failing.activityType?.name ?? 'activity',
-      attempt: failing.attempt ?? 1,
-      reason: failing.lastFailure.message ?? '',
-      errorType: failing.lastFailure.applicationFailureInfo?.type ?? null,
-      nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
-    };
-  } catch {
-    return null;
-  }
+  return retryOf(await pendingActivities(client, workflowId));
+}
+
+/** Why a run waits (API budget) and what it retries, from one describe of it. */
+export async function runAttention(
+  client: Client,
+  workflowId: string,
+): Promise<{ waiting: string | null; retry: PendingRetry | null }> {
+  const pending = await pendingActivities(client, workflowId);
+  return { waiting: waitingOf(pending), retry: retryOf(pending) };
 }
 
 /** "retrying deliver (attempt 3): connect ECONNREFUSED 127.0.0.1:9; next try at 10:04:05". */

@@ -1,5 +1,9 @@
 /** Sync schedules: `{ every: 15m }` or `{ cron: "*\/15 * * * *" }`. */
-import { CronExpressionParser } from 'cron-parser';
+import type * as CronParser from 'cron-parser';
+
+// Loaded for the first cron schedule: a config of `every` schedules never needs it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+const cronParser = () => require('cron-parser') as typeof CronParser;
 
 const EVERY = /^(\d+)\s*(s|m|h|d)$/;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -23,7 +27,7 @@ export function cronProblem(cron: string): string | undefined {
     return `expected 5 fields (minute hour day-of-month month day-of-week), got ${fields}`;
   }
   try {
-    CronExpressionParser.parse(cron, { strict: false });
+    cronParser().CronExpressionParser.parse(cron, { strict: false });
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
@@ -41,7 +45,7 @@ export function scheduleIntervalMs(schedule: Schedule, now: Date = new Date()): 
       throw new Error(`Schedule 'every: ${schedule.every}' does not parse: use e.g. 30s, 15m, 2h or 1d`);
     return ms;
   }
-  const expression = CronExpressionParser.parse(schedule.cron, { currentDate: now, tz: 'UTC' });
+  const expression = cronParser().CronExpressionParser.parse(schedule.cron, { currentDate: now, tz: 'UTC' });
   const first = expression.next().getTime();
   const second = expression.next().getTime();
   return second - first;

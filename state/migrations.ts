@@ -4,6 +4,7 @@
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { apiBudgetWindowsMigration } from './api-budget-windows';
+import { failedAttemptsMigration } from './failed-attempts';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': {
@@ -162,6 +163,8 @@ const migrations: Record<string, Migration> = {
   },
   // One API budget per destination connection (state/api-budget-windows.ts).
   '0007-api-budget-windows': apiBudgetWindowsMigration,
+  // Runs worth a describe in `ebb status` (state/failed-attempts.ts).
+  '0008-failed-attempts': failedAttemptsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,9 +7,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
-import { Pool } from 'pg';
+import type * as Pg from 'pg';
+import type { Pool } from 'pg';
 import { migrationProvider } from './migrations';
 import { SqliteBulk } from './sqlite-bulk';
 import { cachingStatements } from './sqlite-statements';
@@ -92,8 +93,13 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * is reported on the pool; without a listener that error would crash the worker. The pool discards
  * the connection and the next query opens a new one.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- a store loads only its own driver */
+const pg = () => require('pg') as typeof Pg;
+const betterSqlite3 = () => require('better-sqlite3') as typeof Database;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 function statePool(url: string): Pool {
-  const pool = new Pool({ connectionString: url, max: 5 });
+  const pool = new (pg().Pool)({ connectionString: url, max: 5 });
   pool.on('error', () => undefined);
   return pool;
 }
@@ -107,7 +113,7 @@ export async function openStateStore(config: StateStoreConfig): Promise<StateSto
     });
   } else {
     fs.mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true });
-    const sqlite = new Database(config.path);
+    const sqlite = new (betterSqlite3())(config.path);
     // Only a new file takes this (before its first table): free pages can then go back to the file
     // system after a prune (state/retention.ts); an older store needs `ebb prune --vacuum` once.
     sqlite.pragma('auto_vacuum = INCREMENTAL');

@@ -11,7 +11,7 @@ import { createActivities, DestinationPool, type EngineContext } from '../activi
 import { deliveryTaskQueue } from '../activities/engine-context';
 import type { RecordRetryPolicy } from '../activities/record-retries';
 import type { EbbConfig } from '../config/schema';
-import { activityScopeInterceptor } from '../observability/activity-scope';
+import { activityScopeInterceptor, type ActivityObserver } from '../observability/activity-scope';
 import { measureDestinationRequests } from '../observability/http-metrics';
 import { watchStaleness } from '../observability/metrics';
 import { logRunEvents } from '../observability/run-logs';
@@ -19,6 +19,7 @@ import { observeRunMetrics } from '../observability/run-metrics';
 import { processTracing } from '../observability/tracing';
 import { deliveryShape, type DestinationLimits } from '../connectors/destinations/destination';
 import { claimDeployment, stateStoreName } from '../state/deployment-claim';
+import { recordFailedAttempt } from '../state/failed-attempts';
 import type { StateStore } from '../state/state-store';
 import { ALL_QUEUES, type QueueSelection } from './queue-selection';
 
@@ -59,6 +60,20 @@ export function destinationLimits(ctx: EngineContext, pool: DestinationPool): Ma
   return out;
 }
 
+/**
+ * Notes each failed activity attempt in the state store, so that `ebb status` describes only the
+ * runs that had one (state/failed-attempts.ts). The failure itself goes on to Temporal unchanged;
+ * a store that cannot take the note costs status a hint, never the activity its retry.
+ */
+function noteFailedAttempts(store: StateStore): ActivityObserver {
+  return (scope, outcome) => {
+    if (!('error' in outcome) || scope.syncId === undefined || !scope.workflowId) return;
+    recordFailedAttempt(store, { workflowId: scope.workflowId, syncId: scope.syncId }).catch((err: unknown) =>
+      process.stderr.write(`ebb: could not note a failed attempt of ${scope.activity}: ${String(err)}\n`),
+    );
+  };
+}
+
 /** Workflow tasks an engine worker runs at once (the SDK's default is 40). */
 const ENGINE_WORKFLOW_TASK_SLOTS = 8;
 
@@ -91,7 +106,7 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
   const interceptors = {
     activity: [
       ...(tracing?.activityInterceptors ?? []),
-      activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents]),
+      activityScopeInterceptor(input.config, [observeRunMetrics, logRunEvents, noteFailedAttempts(input.store)]),
     ],
     // Bundled with the workflow code at start; a pre-built bundle (the tests' shared one) would need them built in.
     ...(tracing && !input.workflowBundle ? { workflowModules: tracing.workflowModules } : {}),

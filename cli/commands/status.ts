@@ -3,18 +3,21 @@
  * plus what Temporal lists in one call (running controllers and their memo, running runs) and
  * whether a worker polls the engine's queue. It answers in the same few calls for 500 syncs as for
  * one, and answers while no worker runs, saying so: it queries no workflow, except a controller
- * too old to have a memo while a worker is there to answer.
+ * too old to have a memo while a worker is there to answer. Why a run waits or retries comes from a
+ * describe of the run, made only for running runs the workers noted a failed attempt of
+ * (state/failed-attempts.ts): one describe each, not one per run in flight.
  */
 import pLimit from 'p-limit';
 import { resolveSync } from '../../config/load-config';
 import { scheduleIntervalMs } from '../../config/schedule';
 import { storedRunStatus } from '../../state/run-outcome';
 import type { Run } from '../../state/state-store';
+import { workflowsWithFailedAttempts } from '../../state/failed-attempts';
 import { storedBatchProgress, storedSyncOverview } from '../../state/sync-overview';
 import type { CurrentRun, RunKind, RunProgress } from '../../workflows/definitions';
 import { connectClient, loadCliContext, openStore } from '../cli-context';
 import { camelCaseKeys, printJson, printTable, say } from '../output';
-import { controllerStatus, describeRetry, pendingRetry, runWaiting, type PendingRetry } from '../sync-control';
+import { controllerStatus, describeRetry, runAttention, type PendingRetry } from '../sync-control';
 import { noWorkerNotice, temporalOverview } from '../temporal-overview';
 
 /** Runs described at once for their waits and retries (only running runs are described). */
@@ -51,13 +54,23 @@ export async function statusCommand(options: { config?: string; sync?: string; j
   const syncIds = options.sync ? [options.sync] : Object.keys(ctx.config.syncs);
   if (options.sync) resolveSync(ctx.config, options.sync);
   const { client, close } = await connectClient(ctx);
-  const store = await openStore(ctx);
+  // The list call goes first: the server works on it while the store's modules load and it opens.
+  const overview = temporalOverview(client, ctx.names);
+  overview.catch(() => undefined); // awaited below; a store that fails to open must not leave it unhandled
+  let store: Awaited<ReturnType<typeof openStore>>;
   try {
-    const [temporal, stored] = await Promise.all([
-      temporalOverview(client, ctx.names),
-      storedSyncOverview(store, syncIds),
-    ]);
+    store = await openStore(ctx);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  try {
+    const [temporal, stored] = await Promise.all([overview, storedSyncOverview(store, syncIds)]);
     const workerLive = temporal.pollers.live > 0;
+    const worthDescribing = await workflowsWithFailedAttempts(
+      store,
+      [...temporal.runs.values()].map((run) => run.workflowId),
+    );
     const describe = pLimit(DESCRIBE_CONCURRENCY);
     const out: SyncStatusView[] = await Promise.all(
       syncIds.map(async (syncId): Promise<SyncStatusView> => {
@@ -73,11 +86,10 @@ export async function statusCommand(options: { config?: string; sync?: string; j
         }
         const runRow = running && latest?.run_number === running.runNumber ? latest : null;
         const progress = running ? await runProgressFromStore(store, syncId, running.runNumber, runRow) : null;
-        const [waiting, retry] = running
-          ? await describe(() =>
-              Promise.all([runWaiting(client, running.workflowId), pendingRetry(client, running.workflowId)]),
-            )
-          : [null, null];
+        const { waiting, retry } =
+          running && worthDescribing.has(running.workflowId)
+            ? await describe(() => runAttention(client, running.workflowId))
+            : { waiting: null, retry: null };
         const lastFinished = latest && latest.finished_at ? latest : running ? null : latest;
         const lastRun = lastFinished ?? (running ? await previousRun(store, syncId, running.runNumber) : null);
         const schedule = ctx.config.syncs[syncId]?.schedule;

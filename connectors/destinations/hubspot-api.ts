@@ -17,7 +17,7 @@
  * ApiDecoratorService is a singleton that each `new Client` resets), so every client ebb makes
  * uses 0; a client with retries anywhere in the process would turn them on for all.
  */
-import { Client } from '@hubspot/api-client';
+import type * as HubSpotClient from '@hubspot/api-client';
 import { countRequest } from './request-counter';
 
 const DEFAULT_BASE_PATH = 'https://api.hubapi.com';
@@ -124,13 +124,17 @@ export function rateLimitOf(headers: Record<string, string> | undefined): RateLi
   return Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) as RateLimitInfo;
 }
 
+// Loaded when a HubSpot connection is first used: every CLI command loads the connector registry.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+const hubspotClient = () => require('@hubspot/api-client') as typeof HubSpotClient;
+
 export class HubSpotApi {
-  private readonly client: Client;
+  private readonly client: HubSpotClient.Client;
   /** The rate-limit headers of the latest response, with when it came. */
   private latest: { at: Date; info: RateLimitInfo } | null = null;
 
   constructor(options: { accessToken: string; basePath?: string | undefined }) {
-    this.client = new Client({
+    this.client = new (hubspotClient().Client)({
       accessToken: options.accessToken,
       basePath: (options.basePath || DEFAULT_BASE_PATH).replace(/\/+$/, ''),
       numberOfApiCallRetries: 0,

@@ -5,7 +5,12 @@
  * (`channel_not_found`, `invalid_blocks`, ...) becomes SlackApiError for the caller to record.
  */
 import { countRequest } from './request-counter';
-import { ErrorCode, LogLevel, WebClient, type Logger, type WebAPICallResult } from '@slack/web-api';
+import type * as SlackWebApi from '@slack/web-api';
+import type { Logger, WebAPICallResult, WebClient } from '@slack/web-api';
+
+// Loaded when a Slack connection is first used: every CLI command loads the connector registry.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+const slackWebApi = () => require('@slack/web-api') as typeof SlackWebApi;
 import { FatalDestinationError, TransientDestinationError } from './destination';
 
 /** Slack refused one call for a reason tied to its arguments; `code` is Slack's `error` string. */
@@ -77,7 +82,7 @@ const quietLogger: Logger = {
   warn: () => undefined,
   error: () => undefined,
   setLevel: () => undefined,
-  getLevel: () => LogLevel.ERROR,
+  getLevel: () => slackWebApi().LogLevel.ERROR,
   setName: () => undefined,
 };
 
@@ -95,7 +100,7 @@ export class SlackApi {
 
   constructor(private readonly options: SlackApiOptions) {
     // Temporal owns retries (with backoff and Retry-After); the client must neither retry nor sleep.
-    this.client = new WebClient(options.token, {
+    this.client = new (slackWebApi().WebClient)(options.token, {
       slackApiUrl: options.apiUrl,
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
@@ -230,6 +235,7 @@ export class SlackApi {
       statusCode?: number;
       data?: { error?: string; errors?: unknown; needed?: string };
     };
+    const { ErrorCode } = slackWebApi();
     switch (coded.code) {
       case ErrorCode.RateLimitedError:
         return new TransientDestinationError(`Slack rate-limited ${method}; retry in ${coded.retryAfter ?? '?'} s`, {

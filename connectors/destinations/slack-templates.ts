@@ -8,7 +8,12 @@
  *
  * Rendering is synchronous because `prepare(row)` is synchronous and pure.
  */
-import { Liquid, type Template } from 'liquidjs';
+import type * as LiquidJs from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
+
+// Loaded with the first template: every CLI command loads the connector registry.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+const liquidJs = () => require('liquidjs') as typeof LiquidJs;
 
 /** A template that does not parse or cannot render a row; `where` is its config path. */
 export class TemplateError extends Error {
@@ -132,7 +137,7 @@ function createLiquid(format: TemplateFormat): Liquid {
     const text = value instanceof RawText ? value.text : escapeMrkdwn(toText(value));
     return format === 'json' ? JSON.stringify(text).slice(1, -1) : text;
   };
-  const liquid = new Liquid({
+  const liquid = new (liquidJs().Liquid)({
     strictFilters: true,
     // A misspelt column fails loudly instead of sending a message with a hole in it; rows always
     // carry every selected column (null when empty), so this only fires on names the model lacks.
@@ -146,7 +151,8 @@ function createLiquid(format: TemplateFormat): Liquid {
   return liquid;
 }
 
-const engines: Record<TemplateFormat, Liquid> = { mrkdwn: createLiquid('mrkdwn'), json: createLiquid('json') };
+const engines: Partial<Record<TemplateFormat, Liquid>> = {};
+const engine = (format: TemplateFormat): Liquid => (engines[format] ??= createLiquid(format));
 
 function liquidMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -154,7 +160,7 @@ function liquidMessage(error: unknown): string {
 
 /** Parses a template once; throws TemplateError naming `where` (e.g. `syncs.at-risk.template`) with Liquid's line and column. */
 export function compileTemplate(source: string, where: string, format: TemplateFormat = 'mrkdwn'): CompiledTemplate {
-  const liquid = engines[format];
+  const liquid = engine(format);
   try {
     const templates = liquid.parse(source);
     const variables = liquid.globalVariablesSync(templates);
@@ -167,7 +173,7 @@ export function compileTemplate(source: string, where: string, format: TemplateF
 /** Renders one row; throws TemplateError (e.g. an undefined variable) naming the template's `where`. */
 export function render(compiled: CompiledTemplate, row: Record<string, unknown>): string {
   try {
-    return engines[compiled.format].renderSync(compiled.templates, row);
+    return engine(compiled.format).renderSync(compiled.templates, row);
   } catch (error) {
     throw new TemplateError(compiled.where, liquidMessage(error), 'render');
   }

@@ -21,8 +21,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { Pool, type CustomTypesConfig, type FieldDef, type PoolClient } from 'pg';
-import Cursor from 'pg-cursor';
+import type * as Pg from 'pg';
+import type { CustomTypesConfig, FieldDef, Pool, PoolClient } from 'pg';
+import type Cursor from 'pg-cursor';
 import { z } from 'zod';
 import { withoutTrailingSemicolons } from '../model-query';
 import { syncLogSettings, syncLogsSchemaOption, syncLogTableDdl, type SyncLogTable } from '../sync-log-table';
@@ -195,6 +196,11 @@ const TYPES: CustomTypesConfig = {
   getTypeParser: ((oid: number) => postgresTypeParser(oid)) as CustomTypesConfig['getTypeParser'],
 };
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded when a PostgreSQL source opens: every CLI command loads the source registry */
+const pg = () => require('pg') as typeof Pg;
+const pgCursor = () => require('pg-cursor') as typeof Cursor;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 export function createPostgresSource(settings: PostgresSourceSettings, context: SourceContext): Source {
   const target = connectionTarget(settings, context);
   const where = `source ${context.name} (postgres ${target.host}:${target.port}/${target.database})`;
@@ -214,7 +220,7 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
         });
       }
     }
-    const opened = new Pool({
+    const opened = new (pg().Pool)({
       host: target.host,
       port: target.port,
       database: target.database,
@@ -397,7 +403,7 @@ export function createPostgresSource(settings: PostgresSourceSettings, context: 
       let failure: unknown;
       try {
         await begin(client, label);
-        cursor = client.query(new Cursor<unknown[]>(sql, undefined, { rowMode: 'array', types: TYPES }));
+        cursor = client.query(new (pgCursor())<unknown[]>(sql, undefined, { rowMode: 'array', types: TYPES }));
         let names: string[] | undefined;
         while (!exhausted) {
           const { rows, fields } = await readChunk(cursor, chunkSize).catch((error: unknown) => {
