@@ -60,29 +60,58 @@ export function noWorkerNotice(pollers: QueuePollers): string | null {
   return `no worker polls task queue ${pollers.taskQueue}${last}: start one with \`ebb worker\` for this config`;
 }
 
-export async function temporalOverview(client: Client, names: TemporalNames): Promise<TemporalOverview> {
+/** The server refused the query (e.g. STARTS_WITH on a server older than 1.23). */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * The list query: running controllers and runs of the deployment's queue. Naming the two workflow
+ * types leaves out what only waits for a worker (a Schedule's trigger of each firing, 250 of them
+ * every interval while no worker runs), which the server would otherwise send and the CLI decode.
+ * For one sync, only its controller and its runs.
+ */
+function overviewQuery(names: TemporalNames, syncId: string | undefined): string {
+  const query = `ExecutionStatus = 'Running' AND TaskQueue = '${names.taskQueue}' AND WorkflowType IN ('syncController', 'syncRun')`;
+  if (syncId === undefined) return query;
+  const controller = names.controller(syncId).replace(/'/g, "\\'");
+  return `${query} AND (WorkflowId = '${controller}' OR WorkflowId STARTS_WITH '${controller}/run/')`;
+}
+
+export async function temporalOverview(
+  client: Client,
+  names: TemporalNames,
+  syncId?: string,
+): Promise<TemporalOverview> {
   const controllers = new Map<string, ControllerMemo | null>();
   const runs = new Map<string, RunningRun>();
-  // Controllers and runs share the engine's queue: one query lists both.
-  const query = `ExecutionStatus = 'Running' AND TaskQueue = '${names.taskQueue}'`;
+  const list = async (query: string) => {
+    for await (const execution of client.workflow.list({ query })) {
+      const controllerOf = names.syncOfController(execution.workflowId);
+      if (controllerOf !== null) {
+        controllers.set(controllerOf, (execution.memo?.ebb as ControllerMemo | undefined) ?? null);
+        continue;
+      }
+      const run = names.runOf(execution.workflowId);
+      if (run)
+        runs.set(run.syncId, {
+          workflowId: execution.workflowId,
+          runNumber: run.runNumber,
+          startedAt: execution.startTime?.toISOString() ?? null,
+        });
+    }
+  };
   const [pollers] = await Promise.all([
     queuePollers(client, names.taskQueue),
-    (async () => {
-      for await (const execution of client.workflow.list({ query })) {
-        const syncId = names.syncOfController(execution.workflowId);
-        if (syncId !== null) {
-          controllers.set(syncId, (execution.memo?.ebb as ControllerMemo | undefined) ?? null);
-          continue;
-        }
-        const run = names.runOf(execution.workflowId);
-        if (run)
-          runs.set(run.syncId, {
-            workflowId: execution.workflowId,
-            runNumber: run.runNumber,
-            startedAt: execution.startTime?.toISOString() ?? null,
-          });
-      }
-    })(),
+    list(overviewQuery(names, syncId)).catch(async (err: unknown) => {
+      const code = (err as { code?: number }).code ?? (err as { cause?: { code?: number } }).cause?.code;
+      if (syncId === undefined || code !== INVALID_ARGUMENT) throw err;
+      await list(overviewQuery(names, undefined));
+    }),
   ]);
+  if (syncId !== undefined)
+    for (const id of [...controllers.keys(), ...runs.keys()])
+      if (id !== syncId) {
+        controllers.delete(id);
+        runs.delete(id);
+      }
   return { controllers, runs, pollers };
 }

@@ -55,7 +55,7 @@ export async function statusCommand(options: { config?: string; sync?: string; j
   if (options.sync) resolveSync(ctx.config, options.sync);
   const { client, close } = await connectClient(ctx);
   // The list call goes first: the server works on it while the store's modules load and it opens.
-  const overview = temporalOverview(client, ctx.names);
+  const overview = temporalOverview(client, ctx.names, options.sync);
   overview.catch(() => undefined); // awaited below; a store that fails to open must not leave it unhandled
   let store: Awaited<ReturnType<typeof openStore>>;
   try {
