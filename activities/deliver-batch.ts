@@ -18,6 +18,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Destination, RecordOutcome, RecordToDeliver } from '../connectors/destinations/destination';
 import { countingRequests } from '../connectors/destinations/request-counter';
 import { countDeliveredRecords } from '../observability/record-metrics';
+import { chunks } from '../state/chunks';
 import type { RecordResult, StagedRecord } from '../state/state-store';
 import type { RecordStatus } from '../state/tables';
 import type { DestinationPool, EngineContext } from './engine-context';
@@ -164,7 +165,7 @@ async function deliverRecords(
   // activity's retry sends them, after Retry-After, instead of hammering a refusing API now.
   let failing = false;
   const settled = await Promise.allSettled(
-    chunked(unsent, destination.limits.batchSize).map((part) =>
+    chunks(unsent, destination.limits.batchSize).map((part) =>
       // Bound to this activity's async context: the shared limiter may start it from another
       // activity's continuation, and requests are counted (request-counter.ts) per context.
       limiter(
@@ -223,12 +224,6 @@ export function toRecordResult(
         hash: null,
         fieldHashes: null,
       };
-}
-
-export function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**

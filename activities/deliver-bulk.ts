@@ -21,8 +21,8 @@ import type { BulkIngest } from '../connectors/destinations/bulk-ingest';
 import { countingRequests } from '../connectors/destinations/request-counter';
 import { countDeliveredRecords } from '../observability/record-metrics';
 import { bulkJobFor, finishBulkJob, recordBulkJob, type BulkJobSlot } from '../state/bulk-jobs';
+import { chunks } from '../state/chunks';
 import {
-  chunked,
   pauseForApiBudget,
   toActivityFailure,
   toDeliver,
@@ -278,7 +278,7 @@ async function retryTransient(
   if (again.length === 0) return sent;
   const retried = new Map<string, RecordOutcome>();
   const beat = () => d.heartbeat({ phase: `re-sending ${again.length} records the job found locked` });
-  for (const part of chunked(again, d.destination.limits.batchSize)) {
+  for (const part of chunks(again, d.destination.limits.batchSize)) {
     const outcomes = await deliverRetryingTransientRecords(
       part,
       (chunk: RecordToDeliver[]) =>

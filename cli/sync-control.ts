@@ -142,10 +142,6 @@ async function pendingActivities(client: Client, workflowId: string): Promise<Pe
   }
 }
 
-export async function runWaiting(client: Client, workflowId: string): Promise<string | null> {
-  return waitingOf(await pendingActivities(client, workflowId));
-}
-
 /**
  * The retrying activity of a workflow (the run's plan or a delivery, or the controller's own), from
  * the last failure Temporal keeps on its pending activity; null when nothing is retrying.

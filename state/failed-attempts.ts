@@ -9,6 +9,7 @@
  *   const worthAsking = await workflowsWithFailedAttempts(store, runningRunIds);
  */
 import type { Kysely, Migration } from 'kysely';
+import { chunks } from './chunks';
 import type { StateStore } from './state-store';
 
 export interface FailedAttemptsTable {
@@ -64,11 +65,11 @@ export async function workflowsWithFailedAttempts(
   const db = attemptsDb(store);
   const found = new Set<string>();
   // Bounded IN lists: SQLite allows 32,766 parameters, but a few hundred per query stay cheap everywhere.
-  for (let i = 0; i < workflowIds.length; i += 500) {
+  for (const part of chunks(workflowIds, 500)) {
     const rows = await db
       .selectFrom('failed_attempts')
       .select('workflow_id')
-      .where('workflow_id', 'in', workflowIds.slice(i, i + 500))
+      .where('workflow_id', 'in', part)
       .execute();
     for (const row of rows) found.add(row.workflow_id);
   }

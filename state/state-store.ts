@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
 import type * as Pg from 'pg';
 import type { Pool } from 'pg';
+import { chunks } from './chunks';
 import { migrationProvider } from './migrations';
 import { SqliteBulk } from './sqlite-bulk';
 import { cachingStatements } from './sqlite-statements';
@@ -81,22 +82,16 @@ const DELETE_SLICE = 10_000;
 /** Lets timers and I/O run: awaiting a better-sqlite3 query only yields to microtasks. */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** `items` in consecutive slices of at most `size` (bounded statement parameters). */
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+/* eslint-disable @typescript-eslint/no-require-imports -- a store loads only its own driver */
+const pg = () => require('pg') as typeof Pg;
+const betterSqlite3 = () => require('better-sqlite3') as typeof Database;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * An idle connection the server drops (a restart, an admin's pg_terminate_backend, an idle timeout)
  * is reported on the pool; without a listener that error would crash the worker. The pool discards
  * the connection and the next query opens a new one.
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- a store loads only its own driver */
-const pg = () => require('pg') as typeof Pg;
-const betterSqlite3 = () => require('better-sqlite3') as typeof Database;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 function statePool(url: string): Pool {
   const pool = new (pg().Pool)({ connectionString: url, max: 5 });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { budgetReserve } from '../activities/deliver-batch';
 import type { FinishInput } from '../activities/finish-run';
-import { requestRun, runWaiting, waitForRequest } from '../cli/sync-control';
+import { requestRun, runAttention, waitForRequest } from '../cli/sync-control';
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
 import { runWorkflowId, type RunSummary } from '../workflows/definitions';
 import { startEngine, type EngineHarness } from './harness/engine';
@@ -56,7 +56,10 @@ test('a delivery paused for the daily API budget shows in `ebb status` and resum
   // A developer org's allowance of 15, nearly used: the plan's describe still fits, delivery does not.
   engine.sf.injectFaults({ dailyApiLimit: 15, apiUsed: 12 });
   const { requestSeq } = await requestRun(engine.client, sync, engine.taskQueue, {});
-  await waitFor('the delivery to pause', () => runWaiting(engine.client, runWorkflowId(sync, 1)));
+  await waitFor(
+    'the delivery to pause',
+    async () => (await runAttention(engine.client, runWorkflowId(sync, 1))).waiting,
+  );
 
   const { stdout } = await promisify(execFile)(
     'node',

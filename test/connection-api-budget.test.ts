@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { NativeConnection } from '@temporalio/worker';
-import { runWaiting, requestRun, waitForRequest } from '../cli/sync-control';
+import { requestRun, runAttention, waitForRequest } from '../cli/sync-control';
 import { budgetWindow, ConnectionApiBudget } from '../connectors/destinations/api-budget';
 import { salesforceConnector } from '../connectors/destinations/salesforce-destination';
 import { SEED_ACCOUNTS } from '../sandbox/warehouse/demo-warehouse';
@@ -180,7 +180,11 @@ describe('two syncs sharing one Salesforce connection', () => {
 
     const reasons = await Promise.all(
       syncs.map((sync) =>
-        waitFor(`${sync} to pause`, () => runWaiting(engine.client, engine.names.run(sync, 1)), WINDOW_SECONDS * 1000),
+        waitFor(
+          `${sync} to pause`,
+          async () => (await runAttention(engine.client, engine.names.run(sync, 1))).waiting,
+          WINDOW_SECONDS * 1000,
+        ),
       ),
     );
     const pausedAt = Date.now();
