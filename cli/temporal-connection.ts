@@ -107,11 +107,12 @@ function tlsReason(reason: string, host: string, settings: string): string | nul
       "(or EBB_TEMPORAL_TLS_CA) to the PEM file of the CA that signed the server's certificate"
     );
   // TLS 1.3 sends the server's certificate_required alert after the handshake, so a client that
-  // sent no certificate may see only the connection closing, before it reads the alert.
+  // sent no certificate may see only the connection closing before it reads the alert, or a broken
+  // pipe when its first request goes out after the server closed.
   const closedWithoutClientCert =
     !settings.includes('client certificate') &&
     !settings.includes('API key') &&
-    /connection closed|operation was cancell?ed|ECONNRESET|socket hang up/i.test(reason);
+    /connection closed|operation was cancell?ed|ECONNRESET|socket hang up|broken pipe|EPIPE/i.test(reason);
   if (/CertificateRequired|certificate required/i.test(reason) || closedWithoutClientCert)
     return (
       'the server requires a client certificate (mTLS): set temporal.tls.clientCertPath and clientKeyPath ' +

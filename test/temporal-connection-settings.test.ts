@@ -193,6 +193,34 @@ describe('connection options', () => {
     });
   });
 
+  test('a connection the server closes when no client certificate was sent asks for one, however the close surfaces', () => {
+    temporalConnectionOptions({ ...temporal, tls: { serverRootCaCertPath: 'ca.pem' } }, dir, {});
+    // What rustls and grpc-js have reported for a TLS 1.3 server's late certificate_required alert.
+    const closes = [
+      'Failed to call GetSystemInfo: transport error: connection closed before message completed',
+      'Failed to call GetSystemInfo: transport error: hyper::Error(Io, Custom { kind: BrokenPipe, error: "stream closed because of a broken pipe" })',
+      'read ECONNRESET',
+      '14 UNAVAILABLE: No connection established. Last error: socket hang up',
+    ];
+    for (const reason of closes) {
+      const reported = new TemporalUnreachableError(temporal.address, 'config', 5000, new Error(reason));
+      expect(reported.message).toContain(
+        'the server requires a client certificate (mTLS): set temporal.tls.clientCertPath and clientKeyPath',
+      );
+    }
+    // With a client certificate sent, a closed connection is not blamed on a missing one.
+    temporalConnectionOptions(
+      {
+        ...temporal,
+        tls: { serverRootCaCertPath: 'ca.pem', clientCertPath: 'client.pem', clientKeyPath: 'client.key' },
+      },
+      dir,
+      {},
+    );
+    const withCert = new TemporalUnreachableError(temporal.address, 'config', 5000, new Error(closes[1]));
+    expect(withCert.message).not.toContain('requires a client certificate');
+  });
+
   test('an unreadable certificate reported by the CLI keeps its own message instead of "cannot reach"', () => {
     let thrown: unknown;
     try {
