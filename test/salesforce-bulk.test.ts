@@ -49,3 +49,59 @@ test('one Bulk API 2.0 job upserts every record, exact decimals included, and fa
   expect(jobs.map((j) => j.id)).toEqual(created);
   expect(jobs[0]?.states.map((s) => s.state)).toEqual(['Open', 'UploadComplete', 'InProgress', 'JobComplete']);
 });
+
+test('checks of a Bulk job start 1 s apart and double up to pollSeconds, which a short pollSeconds keeps from the start', async () => {
+  const { pollDelayMs } = await import('../connectors/destinations/salesforce-bulk');
+  expect([0, 1, 2, 3, 4, 50].map((checks) => pollDelayMs(5000, checks))).toEqual([1000, 2000, 4000, 5000, 5000, 5000]);
+  expect([0, 1, 2].map((checks) => pollDelayMs(250, checks))).toEqual([250, 250, 250]);
+});
+
+test('a job that takes seconds is polled on that ramp, not after a whole pollSeconds', async () => {
+  const slow = await startSalesforceSandbox({ bulk: { processingMs: 1500 } });
+  try {
+    const { createSalesforceBulk, bulkSettings } = await import('../connectors/destinations/salesforce-bulk');
+    const { SalesforceSession } = await import('../connectors/destinations/salesforce-session');
+    const connection = {
+      type: 'salesforce' as const,
+      loginUrl: slow.url,
+      apiVersion: '60.0',
+      auth: { clientId: slow.clientId, clientSecret: slow.clientSecret },
+    };
+    const session = new SalesforceSession(connection, 'sync bulk-ramp');
+    const settings = bulkSettings({ above: 1 }, undefined, 'upsert');
+    const bulk = createSalesforceBulk({
+      session,
+      object: 'Account',
+      externalIdField: 'External_Id__c',
+      settings,
+      interpretRequestError: (err) => err,
+    });
+    expect(bulk.describe()).toBe('Bulk API 2.0, one job per 100,000 records, polled after 1, 2, 4 s, then every 5 s');
+    // The waits asked for are recorded; each passes in a quarter of its time, so the test stays short.
+    const waits: number[] = [];
+    const outcomes = await bulk.runJob({
+      operation: 'upsert',
+      records: [
+        {
+          key: 'a',
+          payload: { External_Id__c: 'a', Name: 'Acme' },
+          operation: 'upsert',
+          destinationId: null,
+          hash: 'h',
+        },
+      ],
+      resumeJobId: null,
+      jobCreated: async () => undefined,
+      heartbeat: () => undefined,
+      sleep: (ms) => {
+        waits.push(ms);
+        return new Promise((resolve) => setTimeout(resolve, ms / 4));
+      },
+    });
+    expect(outcomes).toMatchObject([{ key: 'a', status: 'succeeded' }]);
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    expect(waits).toEqual([1000, 2000, 4000, 5000, 5000, 5000, 5000].slice(0, waits.length));
+  } finally {
+    await slow.close();
+  }
+});

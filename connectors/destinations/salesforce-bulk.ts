@@ -32,7 +32,13 @@ export const salesforceBulkSchema = z
         .min(0)
         .optional()
         .describe('A run with at least this many records to send goes through Bulk API 2.0 (default 5000)'),
-      pollSeconds: z.number().positive().optional().describe("Seconds between checks of a job's state (default 5)"),
+      pollSeconds: z
+        .number()
+        .positive()
+        .optional()
+        .describe(
+          "Seconds between checks of a job's state once it has run a while (default 5; the first checks come 1, 2, 4 s apart)",
+        ),
       recordsPerJob: z
         .number()
         .int()
@@ -79,6 +85,32 @@ export function bulkSettings(
   };
 }
 
+/**
+ * A job of a few thousand records is done in seconds, so the checks after the first start 1 s apart
+ * and double up to pollSeconds: a long job costs two or three more checks, a short one is noticed
+ * seconds sooner.
+ */
+const firstPollMs = 1000;
+
+/** How long to wait after the `checks`-th check (from 0) found the job still running. */
+export function pollDelayMs(pollMs: number, checks: number): number {
+  return Math.min(pollMs, firstPollMs * 2 ** Math.min(checks, 30));
+}
+
+/** Checks spent at intervals shorter than pollSeconds. */
+function rampChecks(pollMs: number): number {
+  let checks = 0;
+  while (pollDelayMs(pollMs, checks) < pollMs) checks++;
+  return checks;
+}
+
+function describePolling(pollMs: number): string {
+  const ramp = Array.from({ length: rampChecks(pollMs) }, (_, i) => pollDelayMs(pollMs, i) / 1000);
+  return ramp.length
+    ? `polled after ${ramp.join(', ')} s, then every ${pollMs / 1000} s`
+    : `polled every ${pollMs / 1000} s`;
+}
+
 export function createSalesforceBulk(input: {
   session: SalesforceSession;
   object: string;
@@ -99,11 +131,11 @@ export function createSalesforceBulk(input: {
 
   /** Polls until the job is done; every poll heartbeats. */
   const waitFor = async (id: string, job: BulkJobInput) => {
-    for (;;) {
+    for (let checks = 0; ; checks++) {
       const info = await call((bulk) => jobOf(bulk, id).check());
       job.heartbeat({ jobId: id, state: info.state });
       if (info.state === 'JobComplete' || info.state === 'Failed' || info.state === 'Aborted') return info;
-      await job.sleep(settings.pollMs);
+      await job.sleep(pollDelayMs(settings.pollMs, checks));
     }
   };
 
@@ -115,9 +147,12 @@ export function createSalesforceBulk(input: {
     estimateRequests: ({ upserts, deletes }) =>
       [upserts, deletes]
         .filter((n) => n > 0)
-        .reduce((requests, n) => requests + Math.ceil(n / settings.recordsPerJob) * (6 + 2), 0),
+        .reduce(
+          (requests, n) => requests + Math.ceil(n / settings.recordsPerJob) * (6 + 2 + rampChecks(settings.pollMs)),
+          0,
+        ),
     describe: () =>
-      `Bulk API 2.0, ${settings.recordsPerJob === defaultRecordsPerJob ? 'one job per 100,000 records' : `one job per ${settings.recordsPerJob} records`}, polled every ${settings.pollMs / 1000} s`,
+      `Bulk API 2.0, ${settings.recordsPerJob === defaultRecordsPerJob ? 'one job per 100,000 records' : `one job per ${settings.recordsPerJob} records`}, ${describePolling(settings.pollMs)}`,
 
     async abort(jobId: string): Promise<void> {
       await call((bulk) => jobOf(bulk, jobId).abort());
