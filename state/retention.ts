@@ -278,8 +278,9 @@ const VACUUM_PAGES_PER_STEP = 1_000;
 export async function reclaimSpace(store: StateStore, options: { onProgress?: () => void } = {}): Promise<void> {
   if (store.backend !== 'sqlite') return;
   if ((await pragmaNumber(store, 'auto_vacuum')) === 2) {
-    while ((await pragmaNumber(store, 'freelist_count')) > 0) {
-      await sql`pragma incremental_vacuum(${sql.raw(String(VACUUM_PAGES_PER_STEP))})`.execute(store.db);
+    let free = await pragmaNumber(store, 'freelist_count');
+    while (free > 0) {
+      free = await store.incrementalVacuum(VACUUM_PAGES_PER_STEP);
       options.onProgress?.();
       await yieldToEventLoop();
     }

@@ -119,4 +119,14 @@ export class SqliteBulk {
         markBatch.run(at, counts.succeeded, counts.failed, syncId, runNumber, run.batchNumber);
     })();
   }
+
+  /**
+   * Gives up to `pages` free pages back to the file system and returns the free pages left. Run
+   * through `exec`, which steps the pragma to its end: the pragma yields a row per page, so a
+   * statement stepped once (kysely's way with a statement that has no columns) frees one page.
+   */
+  incrementalVacuum(pages: number): number {
+    this.sqlite.exec(`pragma incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    return this.sqlite.pragma('freelist_count', { simple: true }) as number;
+  }
 }

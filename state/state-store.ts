@@ -158,6 +158,15 @@ export class StateStore {
     return true;
   }
 
+  /** SQLite: gives up to `pages` free pages back; the free pages left (0 on PostgreSQL). */
+  async incrementalVacuum(pages: number): Promise<number> {
+    let left = 0;
+    await this.withSqlite((bulk) => {
+      left = bulk.incrementalVacuum(pages);
+    });
+    return left;
+  }
+
   /**
    * Runs `task` after the upkeep queued before it, without the caller waiting: a run's finish does
    * not wait for seconds of pruning and vacuuming that change nothing it reports. A failed or lost

@@ -8,11 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { sql, type Kysely } from 'kysely';
 import { finishRun } from '../activities/finish-run';
 import type { EngineContext } from '../activities/engine-context';
 import { main } from '../cli/main';
 import { loadConfigOrThrow } from '../config/load-config';
-import { storeSize } from '../state/retention';
+import { reclaimSpace, storeSize } from '../state/retention';
 import { openStateStore, type StagedRecord, type StateStore } from '../state/state-store';
 import type { RunKind } from '../state/tables';
 import { STATE_BACKENDS, type OpenedStateBackend } from './harness/state-backends';
@@ -316,6 +317,23 @@ describe('reclaiming space in the SQLite state store', () => {
     const after = await storeSize(opened.store);
     expect(after).toMatchObject({ walBytes: 0, freeBytes: 0, incrementalVacuum: true });
     expect(after.bytes).toBeLessThan(10 * 1024 * 1024);
+  });
+
+  test('free pages go back 1,000 at a time: about ten steps for 40 MB, not one step per page', async () => {
+    const { store } = opened;
+    await sql`create table filler (x text)`.execute(store.db);
+    const rows = Array.from({ length: 200 }, () => ({ x: 'x'.repeat(2000) }));
+    const filler = store.db as unknown as Kysely<{ filler: { x: string } }>;
+    for (let i = 0; i < 100; i++) await filler.insertInto('filler').values(rows).execute();
+    await sql`delete from filler`.execute(store.db);
+    const free = (await storeSize(store)).freeBytes / 4096;
+    expect(free).toBeGreaterThan(9000);
+
+    let steps = 0;
+    await reclaimSpace(store, { onProgress: () => steps++ });
+
+    expect((await storeSize(store)).freeBytes).toBe(0);
+    expect(steps).toBe(Math.ceil(free / 1000));
   });
 
   test('a store made without auto_vacuum keeps its free pages until ebb prune --vacuum, which says how long it may take', async () => {
