@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import * as prettier from 'prettier';
 import { printTable, say } from '../cli/output';
+import { defaultBulkThreshold } from '../connectors/destinations/salesforce-bulk';
 
 export type CaseKind = 'cold' | 'no-change' | 'changed-1pct';
 
@@ -164,7 +165,8 @@ export function printReport(file: BenchFile): void {
   say(`ebb benchmark, ${file.date}: ${machineLine(file.machine)}`);
   if (limits)
     say(
-      `  ebb: Salesforce batches of ${limits.batchSize}, ${limits.maxConcurrency} in flight, ${limits.requestsPerSecond ? `at most ${limits.requestsPerSecond} requests/s` : 'no per-second pace'}`,
+      `  ebb: Salesforce batches of ${limits.batchSize}, ${limits.maxConcurrency} in flight, ${limits.requestsPerSecond ? `at most ${limits.requestsPerSecond} requests/s` : 'no per-second pace'}; ` +
+        `runs of ${defaultBulkThreshold} or more records through one Bulk API 2.0 job (ebb's default; the sandbox processes a job in 1 s)`,
     );
   say('  script: jsforce, 200 records per sObject Collections upsert, one request after another, no state');
   say('  "ebb vs script" is the script\'s wall time over ebb\'s: above 1x ebb was faster. Pairs are ebb / script;');
