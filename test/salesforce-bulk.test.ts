@@ -10,23 +10,27 @@ beforeAll(async () => {
 });
 afterAll(() => sf.close());
 
-test('one Bulk API 2.0 job upserts every record, exact decimals included, and fails only the bad ones', async () => {
+/** The connector's bulk path for Accounts of `org`, with the sync's `bulk` option. */
+async function accountsBulk(org: SalesforceSandbox, option: { above: number; pollSeconds?: number }) {
   const { createSalesforceBulk, bulkSettings } = await import('../connectors/destinations/salesforce-bulk');
   const { SalesforceSession } = await import('../connectors/destinations/salesforce-session');
   const connection = {
     type: 'salesforce' as const,
-    loginUrl: sf.url,
+    loginUrl: org.url,
     apiVersion: '60.0',
-    auth: { clientId: sf.clientId, clientSecret: sf.clientSecret },
+    auth: { clientId: org.clientId, clientSecret: org.clientSecret },
   };
-  const session = new SalesforceSession(connection, 'sync bulk-test');
-  const bulk = createSalesforceBulk({
-    session,
+  return createSalesforceBulk({
+    session: new SalesforceSession(connection, 'sync bulk-test'),
     object: 'Account',
     externalIdField: 'External_Id__c',
-    settings: { ...bulkSettings({ above: 1, pollSeconds: 0.1 }, undefined, 'upsert') },
+    settings: bulkSettings(option, undefined, 'upsert'),
     interpretRequestError: (err) => err,
   });
+}
+
+test('one Bulk API 2.0 job upserts every record, exact decimals included, and fails only the bad ones', async () => {
+  const bulk = await accountsBulk(sf, { above: 1, pollSeconds: 0.1 });
   const rows = [
     { key: 'a', payload: { External_Id__c: 'a', Name: 'Acme', MRR__c: '12345678901234567890.1234567891' } },
     { key: 'b', payload: { External_Id__c: 'b', Name: null, MRR__c: 5 } },
@@ -59,23 +63,7 @@ test('checks of a Bulk job start 1 s apart and double up to pollSeconds, which a
 test('a job that takes seconds is polled on that ramp, not after a whole pollSeconds', async () => {
   const slow = await startSalesforceSandbox({ bulk: { processingMs: 1500 } });
   try {
-    const { createSalesforceBulk, bulkSettings } = await import('../connectors/destinations/salesforce-bulk');
-    const { SalesforceSession } = await import('../connectors/destinations/salesforce-session');
-    const connection = {
-      type: 'salesforce' as const,
-      loginUrl: slow.url,
-      apiVersion: '60.0',
-      auth: { clientId: slow.clientId, clientSecret: slow.clientSecret },
-    };
-    const session = new SalesforceSession(connection, 'sync bulk-ramp');
-    const settings = bulkSettings({ above: 1 }, undefined, 'upsert');
-    const bulk = createSalesforceBulk({
-      session,
-      object: 'Account',
-      externalIdField: 'External_Id__c',
-      settings,
-      interpretRequestError: (err) => err,
-    });
+    const bulk = await accountsBulk(slow, { above: 1 });
     expect(bulk.describe()).toBe('Bulk API 2.0, one job per 100,000 records, polled after 1, 2, 4 s, then every 5 s');
     // The waits asked for are recorded; each passes in a quarter of its time, so the test stays short.
     const waits: number[] = [];
